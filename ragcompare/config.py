@@ -19,7 +19,7 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Cache for embeddings, downloads, rebuilt models: ``$RAGCOMPARE_CACHE_DIR`` or ``~/.cache/ragcompare``."""
+    """Cache dir for embeddings, downloads, rebuilt models (``$RAGCOMPARE_CACHE_DIR``)."""
     env = os.environ.get("RAGCOMPARE_CACHE_DIR")
     path = Path(env).expanduser() if env else Path.home() / ".cache" / "ragcompare"
     path.mkdir(parents=True, exist_ok=True)

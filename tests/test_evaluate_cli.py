@@ -1,0 +1,77 @@
+"""Metrics against a hand-checked example, TREC export, and the bench CLI end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragcompare.cli import main
+from ragcompare.evaluate import compare, evaluate, to_results, write_trec
+from ragcompare.types import Hit, InvalidInputError
+
+QRELS = {"q1": {"d1": 2, "d3": 1}, "q2": {"d2": 1}}
+RESULTS = {"q1": [Hit("d1", 3), Hit("d2", 2), Hit("d3", 1)], "q2": [Hit("d1", 1), Hit("d2", 0.5)]}
+
+
+def test_metrics_match_hand_computation():
+    # q1: DCG = 2/log2(2) + 1/log2(4) = 2.5, IDCG = 2 + 1/log2(3); q2: DCG = 1/log2(3), IDCG = 1
+    import math
+
+    ndcg = ((2.5 / (2 + 1 / math.log2(3))) + 1 / math.log2(3)) / 2
+    m = evaluate(RESULTS, QRELS)
+    assert m["ndcg@10"] == pytest.approx(ndcg)
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 2) / 2)
+    assert m["map"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 2) / 2)
+    assert m["recall@100"] == pytest.approx(1.0)
+
+
+def test_only_run_queries_are_scored():
+    assert evaluate({"q2": RESULTS["q2"]}, QRELS)["mrr@10"] == pytest.approx(0.5)
+    with pytest.raises(InvalidInputError):
+        evaluate({"zz": []}, QRELS)
+
+
+def test_compare_and_trec(tmp_path):
+    frame = compare({"a": RESULTS, "b": {"q1": RESULTS["q1"]}}, QRELS)
+    assert list(frame.index) == ["a", "b"] and list(frame["queries"]) == [2, 1]
+    path = write_trec(RESULTS, tmp_path / "run.trec", "demo")
+    assert path.read_text().splitlines()[0] == "q1 Q0 d1 1 3.000000 demo"
+    with pytest.raises(InvalidInputError):
+        to_results(["q1"], [])
+
+
+def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_dir, capsys):
+    # A 60-document slice of Cranfield in BEIR layout, to keep the run short.
+    qids = list(cranfield.queries)[:3]
+    docs = {d for q in qids for d in cranfield.qrels[q]}
+    docs |= set(list(cranfield.corpus)[:60])
+    root = tmp_path / "slice"
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": d, "title": cranfield.corpus[d].title, "text": cranfield.corpus[d].text})
+        + "\n" for d in docs))
+    (root / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": q, "text": cranfield.queries[q]}) + "\n" for q in qids))
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{q}\t{d}\t{s}\n" for q in qids for d, s in cranfield.qrels[q].items()))
+    out = tmp_path / "results.json"
+    rc = main(["bench", "--dataset", str(root), "--cross-encoder", str(tiny_cross_encoder_dir),
+               "--k-retrieve", "5", "--ce-only-queries", "1", "--no-progress",
+               "--output", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    names = [r["name"] for r in report["records"]]
+    assert names[:3] == ["bm25", "bi-encoder", "rrf(bm25+bi-encoder)"]
+    assert "cross-encoder only" in names and len(names) == 6
+    for r in report["records"]:
+        assert set(r["metrics"]) == {"ndcg@10", "mrr@10", "recall@100", "map"}
+        assert r["latency"]["p50_ms"] > 0 and r["settings"]
+    assert report["machine"]["cores"] >= 1
+    printed = capsys.readouterr().out
+    assert "p50_ms" in printed and "machine:" in printed
+
+
+def test_cli_unknown_dataset_exit_code(capsys):
+    assert main(["bench", "--dataset", "no-such-set"]) == 2
+    assert "unknown dataset" in capsys.readouterr().err
