@@ -84,11 +84,16 @@ class BenchReport:
 
 def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
                   cross_encoder: str | None = None, k_retrieve: int = 20, max_length: int = 256,
-                  rerank_queries: int | None = None, ce_only_queries: int = 3,
+                  rerank_queries: int | None = None, ce_only_queries: int = 2,
                   ce_only_max_docs: int = 5000, metrics: Sequence[str] = DEFAULT_METRICS,
                   depth: int = 100, seed: int = 0, progress: bool = True,
-                  log=print) -> BenchReport:
-    """Run BM25, bi-encoder, their RRF fusion, hybrid reranking and cross-encoder-only."""
+                  hybrid_first_stages: Sequence[str] = ("bi-encoder",), log=print) -> BenchReport:
+    """Run BM25, bi-encoder, their RRF fusion, hybrid reranking and cross-encoder-only.
+
+    ``hybrid_first_stages`` picks which first stages ("bi-encoder", "bm25", "rrf") feed the
+    reranker; cross-encoder-only runs on ``ce_only_queries`` sampled queries (it scores every
+    document) when the corpus has at most ``ce_only_max_docs`` documents.
+    """
     from ragcompare.bi_encoder import BiEncoderRetriever
     from ragcompare.bm25 import BM25Retriever
     from ragcompare.fusion import FusionRetriever
@@ -136,7 +141,12 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     notes = list(ce_notes)
     if len(sample) < len(dataset.queries):
         notes.append(f"sampled {len(sample)} of {len(dataset.queries)} queries")
-    for first_name, first in (("bi-encoder", bi), ("rrf", fusion)):
+    stages = {"bi-encoder": bi, "bm25": bm25, "rrf": fusion}
+    unknown = set(hybrid_first_stages) - set(stages)
+    if unknown:
+        raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {sorted(stages)}")
+    for first_name in hybrid_first_stages:
+        first = stages[first_name]
         hybrid = HybridPipeline(first, ce, k_retrieve=k_retrieve)
         hybrid.texts = texts
         record(f"{first_name} >> cross-encoder@{k_retrieve}", hybrid, sample,

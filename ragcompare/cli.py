@@ -15,12 +15,19 @@ def _bench(args: argparse.Namespace) -> int:
     from ragcompare.datasets import load_dataset
     from ragcompare.sysinfo import describe_machine
 
+    if args.threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
     dataset = load_dataset(args.dataset)
     print(f"dataset: {dataset!r}")
     print(f"machine: {describe_machine()}")
     report = run_benchmark(dataset, bi_encoder=args.bi_encoder, cross_encoder=args.cross_encoder,
                            k_retrieve=args.k_retrieve, max_length=args.max_length,
                            rerank_queries=args.rerank_queries, ce_only_queries=args.ce_only_queries,
+                           hybrid_first_stages=args.first_stages.split(","),
                            progress=not args.no_progress)
     import pandas as pd
 
@@ -69,13 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-length", type=int, default=256, help="cross-encoder max tokens per pair")
     b.add_argument("--rerank-queries", type=int, default=None,
                    help="sample this many queries for the hybrid pipelines (default: all)")
-    b.add_argument("--ce-only-queries", type=int, default=3,
+    b.add_argument("--first-stages", default="bi-encoder",
+                   help="comma-separated first stages to rerank: bi-encoder, bm25, rrf")
+    b.add_argument("--ce-only-queries", type=int, default=2,
                    help="queries for cross-encoder-only (scores every document; 0 to skip)")
+    b.add_argument("--threads", type=int, default=None,
+                   help="torch/FAISS threads (default: all cores; use 1 on a busy machine)")
     b.add_argument("--output", default=None, help="also write the table as JSON")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
     b.set_defaults(func=_bench)
     m = sub.add_parser("models", help="print the model guide and the shipped offline models")
     m.set_defaults(func=_models)
+    from ragcompare.decide import add_cli
+
+    add_cli(sub)
     return p
 
 

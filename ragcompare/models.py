@@ -148,12 +148,9 @@ def _offline_fallback(model_id: str) -> Path | None:
 
 def _default_shipped(kind: str, shipped: dict[str, Path]) -> str | None:
     """Pick the shipped model of a kind: the one whose card says ``default: true``, else the first."""
-    import json
-
     found = [n for n in shipped if f"-{kind}-" in n]
     for n in found:
-        card = json.loads((shipped[n] / "card.json").read_text())
-        if card.get("default"):
+        if model_card(shipped[n]).get("default"):
             return n
     return found[0] if found else None
 
@@ -170,7 +167,7 @@ def resolve_model(name: str, kind: str = "bi-encoder") -> str:
     if path.is_dir():
         if not (path / "config.json").is_file() and not (path / "card.json").is_file():
             raise ModelNotAvailableError(f"{path} is a folder but holds no model (no config.json)")
-        if (path / "card.json").is_file() and not (path / "config.json").is_file():
+        if (path / "pack.json").is_file():  # compact folder: rebuild the full model first
             from ragcompare.model_pack import materialize
 
             return str(materialize(path))
@@ -227,27 +224,29 @@ def load_cross_encoder(name: str = DEFAULT_CROSS_ENCODER, max_length: int = 256,
         raise ModelNotAvailableError(f"could not load cross-encoder {name!r}: {e}") from None
 
 
+
 def model_card(path: str | Path) -> dict:
     """The ``card.json`` of a ragcompare-trained model folder ({} for other models)."""
     import json
 
-    card = Path(path) / "card.json"
-    if not card.is_file():
-        return {}
+    from ragcompare.model_pack import read_card
+
     try:
-        return json.loads(card.read_text())
+        return read_card(path)
     except json.JSONDecodeError as e:
-        raise ModelNotAvailableError(f"{card} is corrupt: {e}") from None
+        raise ModelNotAvailableError(f"{Path(path) / 'card.json'} is corrupt: {e}") from None
 
 
 def training_collections(path: str | Path) -> set[str]:
-    """Collections whose judgments trained the model at ``path`` (empty for hub models)."""
-    return {c.lower() for c in model_card(path).get("training_collections", [])}
+    """Collections whose judgments trained the model at ``path``, lower-cased (empty for hub models)."""
+    return {str(c).lower() for c in model_card(path).get("training_collections", [])}
 
 
 def pick_reranker(dataset_name: str | None = None) -> str:
     """The reranker to use for ``dataset_name``: the hub default when reachable, else a shipped
     reranker that never saw that collection's judgments (leave-one-collection-out)."""
+    from ragcompare.model_pack import select_reranker
+
     if _hub_cached(DEFAULT_CROSS_ENCODER) is not None or hub_reachable():
         return DEFAULT_CROSS_ENCODER
     shipped = {n: p for n, p in shipped_models().items() if "-reranker-" in n}
@@ -256,8 +255,7 @@ def pick_reranker(dataset_name: str | None = None) -> str:
             f"{DEFAULT_CROSS_ENCODER} needs the hub, which is unreachable, and no reranker is "
             "shipped in data/models")
     if dataset_name:
-        held_out = [n for n, p in shipped.items()
-                    if dataset_name.lower() not in training_collections(p)]
-        if held_out:
-            return _default_shipped("reranker", {n: shipped[n] for n in held_out}) or held_out[0]
+        chosen = select_reranker(MODELS_DIR, dataset_name.lower())
+        if chosen is not None:
+            return chosen.name
     return _default_shipped("reranker", shipped) or next(iter(shipped))
