@@ -245,7 +245,8 @@ def encode_corpus(
     cache = None
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        cache = cache_dir / f"{coll.name}-docs-{len(coll.doc_ids)}.npy"
+        msl = getattr(model, "max_seq_length", 0)
+        cache = cache_dir / f"{coll.name}-docs-{len(coll.doc_ids)}-len{msl}.npy"
         if cache.exists():
             return np.load(cache)
     emb = model.encode(
@@ -572,11 +573,12 @@ def bi_encoder_sts(model: Any, pairs: Sequence[tuple[str, str, float]]) -> float
 
 
 def ndcg_at_10(coll: Collection, run: dict[str, list[tuple[str, float]]]) -> float:
-    """nDCG@10 of a run with ranx (graded qrels as given)."""
+    """nDCG@10 with ranx (graded qrels as given), over the judged queries present in ``run``."""
     from ranx import Qrels, Run, evaluate
 
-    qrels = Qrels({q: {d: int(g) for d, g in coll.qrels[q].items() if g > 0} for q in coll.queries})
-    r = Run({q: {d: float(s) for d, s in lst} for q, lst in run.items() if q in coll.queries})
+    qids = [q for q in coll.queries if q in run]
+    qrels = Qrels({q: {d: int(g) for d, g in coll.qrels[q].items() if g > 0} for q in qids})
+    r = Run({q: {d: float(s) for d, s in run[q]} for q in qids})
     return float(evaluate(qrels, r, "ndcg@10"))
 
 

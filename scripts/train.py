@@ -48,8 +48,11 @@ def cmd_sts(a: argparse.Namespace) -> None:
     sources = [("stsb", "train")] + ([("sick", "train")] if a.with_sick else [])
     pairs = training.build_sts_pairs(sources, both_orders=a.both_orders, seed=a.seed)
     dev = training.load_pairs("stsb", "dev")
-    model = training.init_cross_encoder(training.base_model_path(), max_length=a.max_length)
-    frozen = training.freeze_layers(model, 0)
+    if a.init:
+        model, _ = _load_cross_encoder(a.init, a.max_length)
+    else:
+        model = training.init_cross_encoder(training.base_model_path(), max_length=a.max_length)
+    frozen = training.freeze_layers(model, a.frozen_layers)
     evaluator = CrossEncoderCorrelationEvaluator([[x, y] for x, y, _ in dev],
                                                  [s for _, _, s in dev], name="stsb-dev")
     res = training.train_cross_encoder(
@@ -74,7 +77,8 @@ def cmd_sts(a: argparse.Namespace) -> None:
     _dump(work / "results.json", {
         "name": a.name, "command": _command(), "training": res.as_dict(),
         "train_sources": [f"{n}/{s}" for n, s in sources], "both_orders": a.both_orders,
-        "frozen": "embeddings", "frozen_params": frozen,
+        "init": a.init or "base (pooler re-initialised to identity)",
+        "frozen_layers": a.frozen_layers, "frozen_params": frozen,
         "hyperparameters": {k: getattr(a, k) for k in (
             "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
             "max_steps", "budget_schedule", "threads")},
@@ -222,7 +226,13 @@ def cmd_speed(a: argparse.Namespace) -> None:
     docs = coll.doc_ids
     pairs = [(coll.queries[q], coll.doc_text(docs[(i * 37 + j) % len(docs)]))
              for i, q in enumerate(qids) for j in range(a.per_query)]
-    out = [training.measure_throughput(model, pairs, ml) for ml in a.max_lengths]
+    import os
+
+    out = []
+    for ml in a.max_lengths:
+        r = training.measure_throughput(model, pairs, ml)
+        r["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
+        out.append(r)
     for r in out:
         log.info("speed: %s", r)
     _dump(Path(a.work_dir) / "speed.json", {"command": _command(), "model": str(a.model),
@@ -371,6 +381,8 @@ def main() -> None:
     s.add_argument("--budget-s", type=float, default=960)
     s.add_argument("--eval-steps", type=int, default=250)
     s.add_argument("--budget-schedule", action=argparse.BooleanOptionalAction, default=True)
+    s.add_argument("--init", default=None, help="continue from a packed/full model folder")
+    s.add_argument("--frozen-layers", type=int, default=0)
     s.set_defaults(fn=cmd_sts)
 
     r = sub.add_parser("reranker", help="train a reranker on held-in collections")

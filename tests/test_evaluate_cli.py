@@ -57,7 +57,8 @@ def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_d
         f"{q}\t{d}\t{s}\n" for q in qids for d, s in cranfield.qrels[q].items()))
     out = tmp_path / "results.json"
     rc = main(["bench", "--dataset", str(root), "--cross-encoder", str(tiny_cross_encoder_dir),
-               "--k-retrieve", "5", "--ce-only-queries", "1", "--first-stages", "bi-encoder,rrf", "--no-progress",
+               "--k-retrieve", "5", "--ce-only-queries", "1",
+               "--first-stages", "bi-encoder,rrf", "--no-progress",
                "--output", str(out)])
     assert rc == 0
     report = json.loads(out.read_text())
