@@ -106,9 +106,10 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     records: list[BenchRecord] = []
 
     def record(name: str, retriever, queries: Mapping[str, str], settings: dict,
-               notes: list[str] | None = None, k: int = depth) -> Results:
+               notes: list[str] | None = None, k: int = depth, warmup: int = 1) -> Results:
         log(f"  running {name} on {len(queries)} queries ...")
-        results, times = time_queries(retriever, queries, k, progress=progress, desc=name)
+        results, times = time_queries(retriever, queries, k, warmup=warmup, progress=progress,
+                                      desc=name)
         records.append(BenchRecord(name, evaluate(results, dataset.qrels, metrics),
                                    latency_stats(times), settings, len(results), notes or []))
         return results
@@ -158,7 +159,7 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
         t0 = time.perf_counter()
         record("cross-encoder only", only, few, {**base, "k_retrieve": len(texts)},
                [*ce_notes, f"only {len(few)} sampled queries: scores all {len(texts)} documents "
-                           "per query; metrics are noisy"], k=depth)
+                           "per query; metrics are noisy"], k=depth, warmup=0)
         setup["cross_encoder_only_s"] = time.perf_counter() - t0
     elif ce_only_queries > 0:
         log(f"  cross-encoder only skipped: {len(texts)} documents > ce_only_max_docs")

@@ -1,0 +1,225 @@
+"""Fast correctness tests for ragcompare.optimize, ragcompare.ann and ragcompare.perf.
+
+The tiny randomly-initialised BERT built here only exercises the code paths; its scores and
+timings are never results. No test asserts on speed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ragcompare import ann, perf
+from ragcompare.types import InvalidInputError
+
+WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "wing", "flow", "shock", "library",
+         "index", "book", "fast", "slow", "air", "boundary", "layer", "heat", "search"]
+
+
+def _tiny_bert(path: Path, classifier: bool, seed: int = 0) -> Path:
+    """Save a tiny random BERT (sequence classifier or bare encoder) with a WordPiece tokenizer."""
+    from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
+
+    torch.manual_seed(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                     num_labels=1)
+    net = BertForSequenceClassification(cfg) if classifier else BertModel(cfg)
+    net.save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path
+
+
+def _texts(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, int(rng.integers(2, 12)))) for _ in range(n)]
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+# -- ONNX ---------------------------------------------------------------------------------------
+def test_onnx_cross_encoder_matches_torch(tmp_path, cache) -> None:
+    pytest.importorskip("onnxruntime")
+    from ragcompare import optimize
+    from ragcompare.cross_encoder import CrossEncoderReranker
+
+    model = str(_tiny_bert(tmp_path / "ce", classifier=True))
+    torch_ce = CrossEncoderReranker(model, max_length=32)
+    pairs = list(zip(_texts(20, 1), _texts(20, 2)))
+    ref = torch_ce.score_pairs(pairs)
+    for variant in ("onnx-fp32", "onnx-opt-fp32"):
+        onnx_ce = optimize.OnnxCrossEncoderReranker(model, variant=variant, max_length=32, batch_size=4)
+        got = onnx_ce.score_pairs(pairs)
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-4)
+        assert str(onnx_ce.onnx_path).startswith(str(cache))
+    int8 = optimize.OnnxCrossEncoderReranker(model, variant="onnx-int8", max_length=32)
+    got = int8.score_pairs(pairs)
+    assert got.shape == ref.shape and np.isfinite(got).all()
+    # unsorted batches give the same scores as length-sorted ones
+    int8.model.sort_by_length = False
+    np.testing.assert_allclose(int8.score_pairs(pairs), got, atol=1e-5)
+    hits = int8.rerank("cat sat", {"a": "the cat sat", "b": "heat flow", "c": "dog"}, k=2)
+    assert len(hits) == 2 and hits[0].score >= hits[1].score
+
+
+def test_onnx_export_is_cached(tmp_path, cache) -> None:
+    pytest.importorskip("onnxruntime")
+    from ragcompare import optimize
+
+    model = str(_tiny_bert(tmp_path / "ce", classifier=True))
+    folder = optimize.export_onnx(model, "cross-encoder")
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    assert optimize.export_onnx(model, "cross-encoder") == folder
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
+    with pytest.raises(InvalidInputError):
+        optimize.onnx_dir(model, "reranker")
+    with pytest.raises(InvalidInputError):
+        optimize.prepare(model, "cross-encoder", ["onnx-fp16"])
+
+
+def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) -> None:
+    pytest.importorskip("onnxruntime")
+    from sentence_transformers import SentenceTransformer, models
+
+    from ragcompare import optimize
+
+    body = _tiny_bert(tmp_path / "body", classifier=False)
+    tr = models.Transformer(str(body), max_seq_length=32)
+    st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_word_embedding_dimension(), "mean"),
+                                      models.Normalize()])
+    st.save(str(tmp_path / "st"))
+    model = str(tmp_path / "st")
+    texts = _texts(15, 3)
+    ref = SentenceTransformer(model).encode(texts, normalize_embeddings=True)
+    path = optimize.prepare(model, "bi-encoder", ["onnx-fp32"])["onnx-fp32"]
+    enc = optimize.OnnxSentenceEncoder(path)
+    np.testing.assert_allclose(enc.encode(texts, batch_size=4), ref, atol=1e-5)
+    assert enc.get_sentence_embedding_dimension() == ref.shape[1]
+
+
+def test_padding_cost_model() -> None:
+    from ragcompare.optimize import batch_order, padded_tokens
+
+    lengths = [5, 50, 6, 48]
+    assert list(batch_order(lengths, True)) == [1, 3, 2, 0]
+    assert list(batch_order(lengths, False)) == [0, 1, 2, 3]
+    assert padded_tokens(lengths, 2, sort_by_length=False) == 2 * 50 + 2 * 48
+    assert padded_tokens(lengths, 2, sort_by_length=True) == 2 * 50 + 2 * 6
+    with pytest.raises(InvalidInputError):
+        padded_tokens(lengths, 0, True)
+
+
+def test_score_agreement() -> None:
+    from ragcompare.optimize import score_agreement
+
+    a = np.array([0.1, 0.5, 0.3])
+    out = score_agreement(a, a + 0.01)
+    assert out["spearman"] == pytest.approx(1.0) and out["max_abs_diff"] == pytest.approx(0.01)
+    with pytest.raises(InvalidInputError):
+        score_agreement(a, a[:2])
+
+
+# -- FAISS --------------------------------------------------------------------------------------
+def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_recall_at_k() -> None:
+    truth = np.array([[1, 2, 3], [4, 5, 6]])
+    assert ann.recall_at_k(truth, truth, 3) == 1.0
+    assert ann.recall_at_k(np.array([[3, 9, 1], [7, 8, 9]]), truth, 3) == pytest.approx(2 / 6)
+    assert ann.recall_at_k(np.array([[2, 1, 0], [4, 0, 0]]), truth, 2) == pytest.approx(3 / 4)
+    with pytest.raises(InvalidInputError):
+        ann.recall_at_k(truth, truth, 4)
+    with pytest.raises(InvalidInputError):
+        ann.recall_at_k(truth[:1], truth, 1)
+
+
+def test_validate_spec_rejects_bad_configs() -> None:
+    ok = ann.IndexSpec("pq", "PQ8x4")
+    ann.validate_spec(ok, 32, 1000)
+    bad = [
+        (ann.IndexSpec("pq", "PQ7x8"), 32, 100_000),           # 7 does not divide 32
+        (ann.IndexSpec("pca", "PCA64,Flat"), 32, 1000),        # PCA larger than input
+        (ann.IndexSpec("ivf", "IVF1024,Flat"), 32, 1000),      # too few training vectors
+        (ann.IndexSpec("pq", "PQ8x8"), 32, 1000),              # 256 centroids, 1000 vectors
+        (ann.IndexSpec("flat", "Flat", {"nprob": 4}), 32, 10),  # typo'd parameter
+        (ann.IndexSpec("empty", " "), 32, 10),
+    ]
+    for spec, dim, n in bad:
+        with pytest.raises(InvalidInputError):
+            ann.validate_spec(spec, dim, n)
+
+
+def test_evaluate_specs_flat_is_exact_and_pq_is_smaller() -> None:
+    base, queries = _vectors(2000), _vectors(20, seed=1)
+    frame = ann.evaluate_specs([ann.IndexSpec("Flat", "Flat"), ann.IndexSpec("PQ8x4", "PQ8x4"),
+                                ann.IndexSpec("IVF16", "IVF16,Flat", {"nprobe": 16})],
+                               base, queries, k=5, repeats=1)
+    assert frame.loc["Flat", "recall@5"] == 1.0
+    assert frame.loc["IVF16", "recall@5"] == 1.0  # probing every list is exhaustive
+    assert frame.loc["PQ8x4", "bytes_per_vector"] < frame.loc["Flat", "bytes_per_vector"] / 8
+    assert frame.loc["Flat", "bytes_per_vector"] == pytest.approx(4 * 32, rel=0.05)
+    assert set(ann.frontier(frame, "recall@5", 0.99, 0.5).index) == {"IVF16", "Flat"}
+    assert list(ann.frontier(frame, "recall@5", 0.0, 8.0).index) == ["PQ8x4"]
+
+
+def test_default_specs_are_valid_and_buildable() -> None:
+    base = _vectors(12_000, d=64)
+    specs = ann.default_specs(64, len(base))
+    names = [s.name for s in specs]
+    assert "Flat (exact)" in names and any("RFlat" in n for n in names)
+    for spec in specs:
+        ann.validate_spec(spec, 64, len(base))
+
+
+def test_synthetic_like_matches_shape_and_norm() -> None:
+    real = _vectors(300, d=16)
+    for method in ("gaussian", "noisy"):
+        syn = ann.synthetic_like(real, 1000, method=method)
+        assert syn.shape == (1000, 16) and syn.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(syn, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(InvalidInputError):
+        ann.synthetic_like(real, 10, method="uniform")
+
+
+# -- harness ------------------------------------------------------------------------------------
+def test_measure_and_interleaved_report_percentiles() -> None:
+    out = perf.measure(lambda: sum(range(1000)), items_per_call=10, repeats=5, warmup=1)
+    for key in ("p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "peak_rss_mb"):
+        assert key in out
+    assert out["p50_ms"] <= out["p99_ms"] and out["n"] == 5
+    frame = perf.measure_interleaved({"a": lambda: None, "b": lambda: None}, repeats=4)
+    assert list(frame.index) == ["a", "b"] and (frame["n"] == 4).all()
+    with pytest.raises(InvalidInputError):
+        perf.measure(lambda: None, repeats=0)
+
+
+def test_pareto_front() -> None:
+    frame = pd.DataFrame({"ms": [1, 2, 3, 4], "q": [0.5, 0.4, 0.7, 0.6]}, index=list("abcd"))
+    assert list(perf.pareto_front(frame, "ms", "q").index) == ["a", "c"]
+    with pytest.raises(InvalidInputError):
+        perf.pareto_front(frame, "ms", "ndcg")
+
+
+def test_result_set_round_trip(tmp_path) -> None:
+    rs = perf.ResultSet("demo", settings={"threads": 1})
+    rs.add("latency", pd.DataFrame({"p50_ms": [1.0, 2.0]}, index=pd.Index(["x", "y"], name="name")))
+    paths = rs.save(tmp_path)
+    assert {p.name for p in paths} == {"demo.json", "demo_latency.csv"}
+    back = perf.ResultSet.load(tmp_path / "demo.json")
+    assert back.settings == {"threads": 1} and "versions" in back.machine
+    assert back.tables["latency"]["p50_ms"].tolist() == [1.0, 2.0]
