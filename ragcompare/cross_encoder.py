@@ -17,6 +17,13 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
+def check_settings(max_length: object, batch_size: object) -> None:
+    """Refuse a non-positive or non-integer ``max_length`` / ``batch_size``."""
+    for name, value in (("max_length", max_length), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
+
+
 class CrossEncoderReranker:
     """Read (query, document) jointly and output one relevance score per pair.
 
@@ -27,10 +34,7 @@ class CrossEncoderReranker:
     def __init__(self, model: str = DEFAULT_CROSS_ENCODER, max_length: int = 256,
                  batch_size: int = 32, device: str = "cpu", show_progress: bool = False,
                  backend: str = "torch", model_kwargs: dict | None = None) -> None:
-        if not isinstance(max_length, int) or max_length <= 0:
-            raise InvalidInputError(f"max_length must be a positive int, got {max_length!r}")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_settings(max_length, batch_size)
         self.model_name = model
         self.resolved = resolve_model(model, "cross-encoder")
         self.max_length, self.batch_size, self.show_progress = max_length, batch_size, show_progress

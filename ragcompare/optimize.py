@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ragcompare.config import cache_dir
-from ragcompare.cross_encoder import CrossEncoderReranker
+from ragcompare.cross_encoder import CrossEncoderReranker, check_settings
 from ragcompare.models import resolve_model
 from ragcompare.types import InvalidInputError, RagCompareError
 
@@ -297,10 +297,7 @@ class OnnxCrossEncoderReranker(CrossEncoderReranker):
                  batch_size: int = 32, threads: int = 1, show_progress: bool = False) -> None:
         if variant not in VARIANTS:
             raise InvalidInputError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if not isinstance(max_length, int) or max_length <= 0:
-            raise InvalidInputError(f"max_length must be a positive int, got {max_length!r}")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_settings(max_length, batch_size)
         self.model_name = model
         self.resolved = resolve_model(model, "cross-encoder")
         self.max_length, self.batch_size, self.show_progress = max_length, batch_size, show_progress
