@@ -586,7 +586,7 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
     docs, qv, qtexts = real_vectors(datasets, log=log)
     scale = GaussianScaleUp(docs)
     mix = [qtexts[i] for i in np.random.default_rng(1).permutation(len(qtexts))]
-    enc = measure_encode(mix, n=8 if quick else 100)
+    enc = measure_encode(mix, n=8 if quick else len(mix))  # every real query once: the length tail
     log(f"  query encoding: p50 {enc['p50_ms']:.1f} ms")
     sizes = QUICK_SIZES if quick else DEFAULT_SIZES
     indexes = measure_indexes(scale, qv, sizes, n_queries=10 if quick else 40, log=log)

@@ -120,8 +120,8 @@ def render_readme(card: Mapping[str, Any]) -> str:
         if key in card:
             lines.append(f"- **{key}**: `{json.dumps(card[key])}`")
     lines.append("")
-    notes = [k for k in ("verdict", "init_detail", "loss", "hard_negatives", "interpolation_option",
-                         "cpu_note", "notes") if k in card]
+    notes = [k for k in ("verdict", "init_detail", "loss", "hard_negatives", "corpus_adaptation_detail",
+                         "interpolation_option", "cpu_note", "notes") if k in card]
     if notes:
         lines += ["## Notes", ""] + [f"- **{k}**: {card[k]}" for k in notes] + [""]
     for title, table in (card.get("evaluation_tables") or {}).items():

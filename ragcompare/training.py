@@ -122,6 +122,41 @@ def load_collection(name: str) -> Collection:
     return coll
 
 
+def split_queries(coll: Collection, test_fraction: float = 0.33, seed: int = 12
+                  ) -> tuple[list[str], list[str]]:
+    """Split the judged queries into (train, test) query ids, reproducibly.
+
+    A query split keeps the corpus and the judging style shared between train and test: it
+    measures *in-domain* generalisation to new queries, not transfer to a new collection.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    qids = sorted(coll.queries)
+    if len(qids) < 2:
+        raise ValueError(f"{coll.name}: need at least 2 judged queries to split, got {len(qids)}")
+    random.Random(seed).shuffle(qids)
+    n_test = min(len(qids) - 1, max(1, round(len(qids) * test_fraction)))
+    return sorted(qids[n_test:]), sorted(qids[:n_test])
+
+
+def subset(coll: Collection, qids: Iterable[str]) -> Collection:
+    """The same collection restricted to some queries (corpus shared, qrels of those queries)."""
+    qids = list(qids)
+    keep = [q for q in qids if q in coll.queries]
+    missing = set(qids) - set(keep)
+    if missing:
+        raise KeyError(f"{coll.name}: unknown query ids {sorted(missing)[:5]}")
+    return Collection(f"{coll.name}[{len(keep)} queries]", coll.corpus,
+                      {q: coll.queries[q] for q in keep},
+                      {q: coll.qrels.get(q, {}) for q in keep}, list(coll.doc_ids))
+
+
+def loss_curve(log_history: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """Training-loss points ``[{"step", "epoch", "loss"}]`` from a trainer's log history."""
+    return [{"step": float(h["step"]), "epoch": float(h.get("epoch", float("nan"))),
+             "loss": float(h["loss"])} for h in log_history if "loss" in h and "step" in h]
+
+
 def load_pairs(name: str, split: str) -> list[tuple[str, str, float]]:
     """Load an STS-style pair set with the score rescaled to [0, 1].
 
@@ -353,6 +388,50 @@ def build_rerank_pairs(
     return pairs
 
 
+def title_pseudo_queries(coll: Collection, n: int, seed: int = 12, min_words: int = 3) -> Collection:
+    """Up to ``n`` pseudo-queries made from document titles: corpus text only, no queries or judgments.
+
+    Query ids are ``"pq-<doc id>"`` so the source document can be recognised (and excluded) later.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    docs = [d for d in coll.doc_ids if len(coll.corpus[d].get("title", "").split()) >= min_words]
+    random.Random(seed).shuffle(docs)
+    queries = {f"pq-{d}": coll.corpus[d]["title"].strip() for d in docs[:n]}
+    return Collection(f"{coll.name}-title-queries", coll.corpus, queries, {}, list(coll.doc_ids))
+
+
+def distillation_pairs(
+    pseudo: Collection,
+    candidates: dict[str, list[tuple[str, float]]],
+    teachers: Sequence[dict[str, list[tuple[str, float]]]],
+    k: int = 12,
+    rrf_k: int = 60,
+) -> list[tuple[str, str, float]]:
+    """(pseudo-query, candidate, soft label) pairs labelled by a rank-fusion teacher.
+
+    For each pseudo-query the candidates are ``candidates``' top ``k`` without the source document
+    (the one the title came from); the teacher score is reciprocal-rank fusion over ``teachers``
+    (e.g. BM25 and the bi-encoder), min-max scaled to [0, 1] per query. The student learns the
+    teacher's ordering of exactly the kind of list it will rerank, on the target corpus's own text.
+    """
+    pairs: list[tuple[str, str, float]] = []
+    for q, text in pseudo.queries.items():
+        source = q[3:] if q.startswith("pq-") else None
+        cands = [d for d, _ in candidates.get(q, []) if d != source][:k]
+        if len(cands) < 2:
+            continue
+        fused = np.zeros(len(cands))
+        for run in teachers:
+            ranks = {d: r + 1 for r, (d, _) in enumerate(run.get(q, []))}
+            missing = len(run.get(q, [])) + 1
+            fused += [1.0 / (rrf_k + ranks.get(d, missing)) for d in cands]
+        span = fused.max() - fused.min()
+        labels = (fused - fused.min()) / span if span > 0 else np.full(len(cands), 0.5)
+        pairs += [(text, pseudo.doc_text(d), float(y)) for d, y in zip(cands, labels, strict=True)]
+    return pairs
+
+
 def build_sts_pairs(
     sources: Sequence[tuple[str, str]], both_orders: bool = True, seed: int = 12
 ) -> list[tuple[str, str, float]]:
@@ -483,6 +562,7 @@ def train_cross_encoder(
     seed: int = 12,
     max_steps: int | None = None,
     budget_schedule: bool = False,
+    logging_steps: int | None = None,
 ) -> TrainResult:
     """Train with ``CrossEncoderTrainer`` + ``BinaryCrossEntropyLoss`` (soft labels allowed).
 
@@ -512,7 +592,7 @@ def train_cross_encoder(
         per_device_eval_batch_size=64,
         seed=seed,
         data_seed=seed,
-        logging_steps=max(1, min(50, eval_steps)),
+        logging_steps=logging_steps or max(1, min(50, eval_steps)),
         eval_strategy="steps" if evaluator is not None else "no",
         eval_steps=eval_steps,
         save_strategy="no",
@@ -643,6 +723,30 @@ def interpolate(
     return out
 
 
+def reranking_table(
+    coll: Collection,
+    first_stages: dict[str, dict[str, list[tuple[str, float]]]],
+    rerankers: dict[str, Any],
+    rerank_over: str,
+    k: int = 20,
+    show_progress_bar: bool = False,
+) -> list[dict[str, Any]]:
+    """nDCG@10 of each first stage and of each cross-encoder reranking ``rerank_over``'s top-k.
+
+    Rows ``{"collection", "ranking", "ndcg@10"}``; ranks below k keep the first-stage order.
+    """
+    if rerank_over not in first_stages:
+        raise KeyError(f"rerank_over={rerank_over!r} is not one of {sorted(first_stages)}")
+    rows = [{"collection": coll.name, "ranking": name, "ndcg@10": ndcg_at_10(coll, run)}
+            for name, run in first_stages.items()]
+    base = first_stages[rerank_over]
+    for name, model in rerankers.items():
+        run, _ = rerank(coll, model, base, k=k, show_progress_bar=show_progress_bar)
+        rows.append({"collection": coll.name, "ranking": f"{rerank_over} top-{k} >> {name}",
+                     "ndcg@10": ndcg_at_10(coll, run)})
+    return rows
+
+
 def rerank_dev_samples(
     coll: Collection, first_stage: dict[str, list[tuple[str, float]]], qids: Iterable[str],
     k: int = 20,
@@ -688,6 +792,7 @@ def train_bi_encoder(
     seed: int = 12,
     evaluator: Any = None,
     eval_steps: int = 50,
+    logging_steps: int = 10,
 ) -> TrainResult:
     """Fine-tune a SentenceTransformer with MultipleNegativesRankingLoss.
 
@@ -732,7 +837,7 @@ def train_bi_encoder(
         seed=seed,
         data_seed=seed,
         batch_sampler="no_duplicates",
-        logging_steps=10,
+        logging_steps=logging_steps,
         eval_strategy="steps" if evaluator is not None else "no",
         eval_steps=eval_steps,
         save_strategy="no",

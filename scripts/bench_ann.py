@@ -45,6 +45,7 @@ def extra_specs(n: int) -> list[ann.IndexSpec]:
         ann.IndexSpec("SQ4", "SQ4"),
         ann.IndexSpec("PCA256,SQ8", "PCA256,SQ8"),
         ann.IndexSpec("PQ128x8", "PQ128x8"),
+        ann.IndexSpec(f"IVF{nlist},PQ128x8 nprobe=32", f"IVF{nlist},PQ128x8", {"nprobe": 32}),
         ann.IndexSpec("PQ192x4fs", "PQ192x4fs"),
         ann.IndexSpec("PQ96x4fs", "PQ96x4fs"),
         ann.IndexSpec(f"IVF{nlist},PQ96x8 nprobe=32", f"IVF{nlist},PQ96x8", {"nprobe": 32}),

@@ -912,7 +912,8 @@ for name, rho in sts_rows.items():
         md("""
 - Reranking reorders a short candidate list; whether it helps is measured, not assumed (see the
   printed nDCG@10 values and notebook 04 for the full picture). Offline the reranker is
-  ragcompare's own small model trained on another collection's judgments, not an MS MARCO model.
+  ragcompare's own small model trained on another collection's judgments (and adapted to this
+  corpus's text, never its queries), not an MS MARCO model.
 - Calibrated scores rank exactly like logits; their value as a threshold depends on how well the
   model's training matches your data (see the reliability plot).
 - Past the 512-token window the model is blind; split long documents into passages and keep the best
@@ -1117,10 +1118,10 @@ print(f"- claim: +{claim['hybrid'] / claim['bi-encoder only'] - 1:.0%} relative;
 - Quoted gains such as 0.75 → 0.92 belong to one collection, one model pair and one judging process;
   measure on your own data before budgeting the latency (the printed comparison above is ours).
 - Which reranker produced these numbers matters as much as the pipeline: offline this is ragcompare's
-  own small reranker, trained briefly on another collection's judgments (its model card in
-  `data/models` records how); published rerankers are trained on MS MARCO's hundreds of thousands of
-  queries. With the hub reachable, `pick_reranker` chooses `cross-encoder/ms-marco-MiniLM-L-6-v2`
-  and this notebook measures that model instead.
+  own small reranker, trained on another collection's judgments and adapted to this corpus's text
+  (its model card in `data/models` records how); published rerankers are trained on MS MARCO's
+  hundreds of thousands of queries. With the hub reachable, `pick_reranker` chooses
+  `cross-encoder/ms-marco-MiniLM-L-6-v2` and this notebook measures that model instead.
 
 ## Exercises
 

@@ -5,6 +5,7 @@ Subcommands (each writes ``results.json`` next to the full model under ``--work-
     python scripts/train.py sts        --budget-s 960
     python scripts/train.py reranker   --train-on cisi --eval-on cranfield --init <sts model dir>
     python scripts/train.py bi-encoder --train-on cisi --eval-on cranfield
+    python scripts/train.py evaluate   --model data/models/<reranker> --max-lengths 128 256
     python scripts/train.py speed      --model <dir>
     python scripts/train.py pack       --full <dir> --out data/models/<name> --card <card.json>
 """
@@ -103,6 +104,53 @@ def _load_cross_encoder(init: str | None, max_length: int) -> tuple[Any, str]:
                         local_files_only=True), str(Path(init).name)
 
 
+def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: int, work: Path
+                    ) -> dict[str, Any]:
+    """nDCG@10 on a held-out collection: BM25, bi-encoder, its top-k reranked and interpolated."""
+    t0 = time.monotonic()
+    model.max_seq_length = max_length
+    ev = training.load_collection(collection)
+    bm, dense, _ = _first_stage(ev, bi, work)
+    reranked, raw = training.rerank(ev, model, dense, k=k)
+    table = {
+        "collection": collection, "queries": len(ev.queries), "k": k,
+        "eval_max_length": max_length,
+        "bm25": round(training.ndcg_at_10(ev, bm), 4),
+        "bi_encoder": round(training.ndcg_at_10(ev, dense), 4),
+        f"bi_encoder_top{k}_reranked": round(training.ndcg_at_10(ev, reranked), 4),
+    }
+    for alpha in (0.5, 0.7):
+        table[f"bi_encoder_top{k}_interpolated_alpha{alpha}"] = round(
+            training.ndcg_at_10(ev, training.interpolate(dense, raw, alpha, k)), 4)
+    table["rerank_wall_time_s"] = round(time.monotonic() - t0, 1)
+    log.info("held-out: %s", table)
+    return table
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    """Re-evaluate a shipped reranker on its held-out collection at other max_lengths (into its card)."""
+    from sentence_transformers import SentenceTransformer
+
+    card = model_pack.read_card(a.model)
+    held_out = card.get("held_out_collections") or []
+    if not held_out:
+        raise SystemExit(f"{a.model}: its card names no held-out collection")
+    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    model, _ = _load_cross_encoder(a.model, max(a.max_lengths))
+    tables = [_held_out_table(model, bi, held_out[0], ml, a.k, Path(a.work_dir))
+              for ml in a.max_lengths]
+    if a.write_card:
+        card["evaluation_by_max_length"] = {"command": _command(), "tables": tables}
+        rows = [{"max_length": t["eval_max_length"], **{k: v for k, v in t.items() if isinstance(
+            v, float) and k != "rerank_wall_time_s"}} for t in tables]
+        card.setdefault("evaluation_tables", {})[
+            f"Held-out {held_out[0]} nDCG@10 by max_length (`{_command()}`)"] = _md_table(rows)
+        out = Path(a.model)
+        (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
+        (out / "README.md").write_text(model_pack.render_readme(card))
+        log.info("updated %s", out / model_pack.CARD)
+
+
 def cmd_reranker(a: argparse.Namespace) -> None:
     """Reranker: train on one collection's judged queries, evaluate on a held-out one."""
     from sentence_transformers import SentenceTransformer
@@ -140,6 +188,22 @@ def cmd_reranker(a: argparse.Namespace) -> None:
     if a.with_sts:
         pairs += training.build_sts_pairs([("stsb", "train")], both_orders=False,
                                           seed=a.seed)[: a.with_sts]
+    adaptation: dict[str, Any] = {}
+    if a.adapt_pseudo_queries:
+        # unsupervised domain adaptation: the held-out collection's corpus text only (titles as
+        # pseudo-queries, labelled by a BM25 + bi-encoder RRF teacher); never its queries or qrels
+        target = training.load_collection(a.eval_on)
+        pseudo = training.title_pseudo_queries(target, a.adapt_pseudo_queries, seed=a.seed)
+        temb = training.encode_corpus(target, bi, cache_dir=Path(a.work_dir) / "emb")
+        pbm = training.bm25_rankings(pseudo, 100)
+        pdense = training.dense_rankings(pseudo, bi, temb, 100)
+        adapt = training.distillation_pairs(pseudo, pdense, [pbm, pdense], k=a.adapt_k)
+        pairs += adapt
+        adaptation = {"corpus": a.eval_on, "pseudo_queries": len(pseudo.queries),
+                      "candidates_per_query": a.adapt_k, "pairs": len(adapt),
+                      "teacher": "RRF(BM25, bi-encoder), min-max scaled per query",
+                      "uses_target_queries_or_judgments": False}
+        log.info("adaptation pairs: %d from %d title pseudo-queries", len(adapt), len(pseudo.queries))
     import random
 
     random.Random(a.seed).shuffle(pairs)
@@ -155,28 +219,12 @@ def cmd_reranker(a: argparse.Namespace) -> None:
     )
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
-    t0 = time.monotonic()
-    model.max_seq_length = a.eval_max_length
-    ev = training.load_collection(a.eval_on)
-    bm, dense, _ = _first_stage(ev, bi, Path(a.work_dir))
-    reranked, raw = training.rerank(ev, model, dense, k=a.k)
-    table = {
-        "collection": a.eval_on, "queries": len(ev.queries), "k": a.k,
-        "eval_max_length": a.eval_max_length,
-        "bm25": round(training.ndcg_at_10(ev, bm), 4),
-        "bi_encoder": round(training.ndcg_at_10(ev, dense), 4),
-        f"bi_encoder_top{a.k}_reranked": round(training.ndcg_at_10(ev, reranked), 4),
-    }
-    for alpha in (0.5, 0.7):
-        table[f"bi_encoder_top{a.k}_interpolated_alpha{alpha}"] = round(
-            training.ndcg_at_10(ev, training.interpolate(dense, raw, alpha, a.k)), 4)
-    table["rerank_wall_time_s"] = round(time.monotonic() - t0, 1)
-    log.info("held-out: %s", table)
+    table = _held_out_table(model, bi, a.eval_on, a.eval_max_length, a.k, Path(a.work_dir))
     _dump(work / "results.json", {
         "name": a.name, "command": _command(), "init": init_name,
         "training_collections": sorted(a.train_on), "training": res.as_dict(),
         "train_pairs": len(pairs), "mining": mining, "frozen_layers": a.frozen_layers,
-        "with_sts_pairs": a.with_sts,
+        "with_sts_pairs": a.with_sts, "corpus_adaptation": adaptation,
         "hyperparameters": {k: getattr(a, k) for k in (
             "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
             "max_positives", "negatives", "k")},
@@ -334,7 +382,12 @@ def cmd_ship(a: argparse.Namespace) -> None:
                             f"; held-out evaluation on {ho['collection']}."),
             "task": "reranking",
             "training_data": [f"{c}: judged queries (qrels), BM25+bi-encoder hard negatives"
-                              for c in res["training_collections"]],
+                              for c in res["training_collections"]] + (
+                [f"{res['corpus_adaptation']['corpus']} corpus text only: "
+                 f"{res['corpus_adaptation']['pseudo_queries']} title pseudo-queries labelled by "
+                 f"{res['corpus_adaptation']['teacher']} (no queries, no judgments)"]
+                if res.get("corpus_adaptation") else []),
+            "corpus_adaptation": res.get("corpus_adaptation") or None,
             "training_collections": res["training_collections"],
             "held_out_collections": [ho["collection"]],
             "train_pairs": res["train_pairs"],
@@ -406,6 +459,9 @@ def main() -> None:
     r.add_argument("--dev-fraction", type=float, default=0.1)
     r.add_argument("--with-sts", type=int, default=0, help="add this many STS-B train pairs")
     r.add_argument("--k", type=int, default=20)
+    r.add_argument("--adapt-pseudo-queries", type=int, default=0,
+                   help="add this many title pseudo-queries from the held-out corpus (teacher-labelled)")
+    r.add_argument("--adapt-k", type=int, default=12, help="candidates per pseudo-query")
     r.set_defaults(fn=cmd_reranker)
 
     b = sub.add_parser("bi-encoder", help="MNRL bi-encoder fine-tune, +/- hard negatives")
@@ -431,6 +487,14 @@ def main() -> None:
     pk.add_argument("--card", required=True)
     pk.add_argument("--base", default=None)
     pk.set_defaults(fn=cmd_pack)
+
+    ev = sub.add_parser("evaluate", help="held-out nDCG@10 of a shipped reranker at max_lengths")
+    ev.add_argument("--model", required=True, help="packed reranker folder (its card names the "
+                    "held-out collection)")
+    ev.add_argument("--max-lengths", type=int, nargs="+", default=[128, 256])
+    ev.add_argument("--k", type=int, default=20)
+    ev.add_argument("--write-card", action="store_true", help="store the tables in the model card")
+    ev.set_defaults(fn=cmd_evaluate)
 
     sh = sub.add_parser("ship", help="card + pack + fresh-process reload check")
     sh.add_argument("--work", required=True, help="work dir with full/ and results.json")

@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", type=float, default=[100, 1400, 1e4, 1e5, 3e5])
     p.add_argument("--budgets", nargs="+", type=float, default=[10, 30, 100, 300, 1000, 2000])
     p.add_argument("--accuracy", nargs="+", default=["low", "medium", "high"])
-    p.add_argument("--queries", type=int, default=60,
+    p.add_argument("--queries", type=int, default=150,
                    help="real queries timed per configuration (fewer, >= 20, for configurations "
-                        "predicted to need more than ~20 s in all)")
+                        "predicted to need more than ~20 s in all); a p95 needs many: query lengths "
+                        "have a long tail")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--profile", default=None, help="profile device name or JSON path")
     p.add_argument("--output", default=None, help="write the per-scenario table as JSON")

@@ -11,31 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from _tiny import WORDS, tiny_bert  # noqa: E402
 
 from ragcompare import ann, perf
 from ragcompare.types import InvalidInputError
 
-WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "wing", "flow", "shock", "library",
-         "index", "book", "fast", "slow", "air", "boundary", "layer", "heat", "search"]
-
 
 def _tiny_bert(path: Path, classifier: bool, seed: int = 0) -> Path:
-    """Save a tiny random BERT (sequence classifier or bare encoder) with a WordPiece tokenizer."""
-    from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
-
-    torch.manual_seed(seed)
-    path.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                     num_labels=1)
-    net = BertForSequenceClassification(cfg) if classifier else BertModel(cfg)
-    net.save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    return path
+    return tiny_bert(path, classifier=classifier, seed=seed)
 
 
 def _texts(n: int, seed: int = 0) -> list[str]:
@@ -97,7 +80,7 @@ def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) ->
 
     body = _tiny_bert(tmp_path / "body", classifier=False)
     tr = models.Transformer(str(body), max_seq_length=32)
-    st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_word_embedding_dimension(), "mean"),
+    st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_embedding_dimension(), "mean"),
                                       models.Normalize()])
     st.save(str(tmp_path / "st"))
     model = str(tmp_path / "st")

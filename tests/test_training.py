@@ -15,27 +15,13 @@ import torch
 pytest.importorskip("datasets")
 pytest.importorskip("accelerate")
 
-from ragcompare import model_pack, training  # noqa: E402
+from _tiny import WORDS, tiny_bert  # noqa: E402
 
-WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "wing", "flow", "shock", "library",
-         "index", "book", "fast", "slow", "air", "boundary", "layer", "heat", "search"]
+from ragcompare import model_pack, training  # noqa: E402
 
 
 def _tiny_model_dir(path: Path, seed: int = 0) -> Path:
-    """Save a tiny random BertForSequenceClassification + WordPiece tokenizer to ``path``."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    torch.manual_seed(seed)
-    path.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
-                     num_labels=1)
-    BertForSequenceClassification(cfg).save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    return path
+    return tiny_bert(path, classifier=True, seed=seed, hidden=16)
 
 
 def _pairs(n: int = 24) -> list[tuple[str, str, float]]:
@@ -169,3 +155,56 @@ def test_training_collection_guard(tmp_path: Path) -> None:
     assert model_pack.check_evaluation(a, "cisi", strict=False) is False
     assert model_pack.select_reranker(tmp_path, "cranfield") == a
     assert model_pack.select_reranker(tmp_path, "cisi") == b
+
+
+def test_split_queries_is_reproducible_and_disjoint() -> None:
+    coll = _collection()
+    coll.queries = {f"q{i}": f"query {i}" for i in range(9)}
+    train, test = training.split_queries(coll, test_fraction=1 / 3, seed=4)
+    assert len(test) == 3 and len(train) == 6
+    assert not set(train) & set(test) and set(train) | set(test) == set(coll.queries)
+    assert (train, test) == training.split_queries(coll, test_fraction=1 / 3, seed=4)
+    with pytest.raises(ValueError, match="test_fraction"):
+        training.split_queries(coll, test_fraction=1.0)
+    sub = training.subset(coll, test)
+    assert set(sub.queries) == set(test) and sub.doc_ids == coll.doc_ids
+    with pytest.raises(KeyError, match="unknown query"):
+        training.subset(coll, ["nope"])
+
+
+def test_loss_curve_keeps_only_training_loss_points() -> None:
+    history = [{"loss": 0.7, "epoch": 0.1, "step": 5}, {"eval_dev_ndcg@10": 0.4, "step": 5},
+               {"loss": 0.6, "epoch": 0.2, "step": 10}, {"train_loss": 0.65, "step": 10}]
+    assert [p["loss"] for p in training.loss_curve(history)] == [0.7, 0.6]
+
+
+def test_title_pseudo_queries_and_teacher_labels() -> None:
+    coll = _collection()
+    coll.corpus["d3"]["title"] = "shock wave boundary layer"
+    coll.corpus["d4"]["title"] = "heat flow"  # too short (< 3 words)
+    pseudo = training.title_pseudo_queries(coll, n=5, min_words=3)
+    assert pseudo.queries == {"pq-d3": "shock wave boundary layer"} and not pseudo.qrels
+    dense = {"pq-d3": [("d3", 0.9), ("d1", 0.8), ("d2", 0.7), ("d6", 0.6)]}
+    bm25 = {"pq-d3": [("d3", 9.0), ("d6", 8.0), ("d2", 7.0), ("d5", 6.0), ("d7", 5.0)]}
+    pairs = training.distillation_pairs(pseudo, dense, [bm25, dense], k=3, rrf_k=60)
+    labels = {p[1]: p[2] for p in pairs}
+    assert "doc 3. text 3" not in labels  # the title's own document is never a candidate
+    # RRF: d6 = 1/62 + 1/64, d2 = 1/63 + 1/63, d1 = 1/66 (bm25 miss: rank 5 + 1) + 1/62
+    assert labels["doc 6. text 6"] == 1.0 and labels["doc 1. text 1"] == 0.0
+    assert 0.0 < labels["doc 2. text 2"] < 1.0
+    with pytest.raises(ValueError):
+        training.title_pseudo_queries(coll, n=0)
+
+
+def test_reranking_table_rows(tmp_path: Path) -> None:
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    coll = _collection()
+    model = CrossEncoder(str(_tiny_model_dir(tmp_path / "tiny")), max_length=32)
+    first = {"q1": [("d3", 3.0), ("d0", 2.0), ("d1", 1.0), ("d4", 0.5)]}
+    rows = training.reranking_table(coll, {"bi-encoder": first}, {"tiny": model},
+                                    rerank_over="bi-encoder", k=3)
+    assert [r["ranking"] for r in rows] == ["bi-encoder", "bi-encoder top-3 >> tiny"]
+    assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
+    with pytest.raises(KeyError, match="rerank_over"):
+        training.reranking_table(coll, {"bi-encoder": first}, {}, rerank_over="bm25")
