@@ -153,15 +153,8 @@ def user_profile_path(device: str = "cpu") -> Path:
 def available_profiles() -> dict[str, Path]:
     """Profiles that exist here, by device: the user's own replace the shipped ones."""
     found: dict[str, Path] = {}
-    if SHIPPED_DIR.is_dir():
-        for p in sorted(SHIPPED_DIR.glob("*.json")):
-            try:
-                found[HardwareProfile.load(p).device] = p
-            except ProfileError:
-                continue
-    user_dir = cache_dir() / "profiles"
-    if user_dir.is_dir():
-        for p in sorted(user_dir.glob("*.json")):
+    for folder in (SHIPPED_DIR, cache_dir() / "profiles"):  # later folders win
+        for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 found[HardwareProfile.load(p).device] = p
             except ProfileError:

@@ -88,6 +88,16 @@ def _artifact_dir() -> Path:
     return out
 
 
+def _click_until_card_changes(page, button: str, previous: str) -> str:
+    """Click a button and wait until the last recommendation card's text differs; return it."""
+    page.get_by_role("button", name=button, exact=True).click()
+    page.wait_for_function(
+        "([prev]) => { const c = document.querySelectorAll('.rc-card');"
+        " return c.length && c[c.length - 1].innerText !== prev; }",
+        arg=[previous], timeout=60_000)
+    return page.locator(".rc-card").last.inner_text()
+
+
 def test_voila_decision_tool_reacts(voila_url):
     from playwright.sync_api import sync_playwright
 
@@ -103,21 +113,11 @@ def test_voila_decision_tool_reacts(voila_url):
             assert "p95" in before or "Infeasible" in before
 
             # one-click preset: "media" (10M docs, 50 ms, low) differs from the default needs
-            page.get_by_role("button", name="media", exact=True).click()
-            page.wait_for_function(
-                "([prev]) => { const c = document.querySelectorAll('.rc-card');"
-                " return c.length && c[c.length - 1].innerText !== prev; }",
-                arg=[before], timeout=60_000)
-            after_preset = panel.inner_text()
+            after_preset = _click_until_card_changes(page, "media", before)
             assert "10,000,000 docs" in after_preset
 
             # then the accuracy toggle: "high" changes the need (and the recommendation text)
-            page.get_by_role("button", name="high", exact=True).click()
-            page.wait_for_function(
-                "([prev]) => { const c = document.querySelectorAll('.rc-card');"
-                " return c.length && c[c.length - 1].innerText !== prev; }",
-                arg=[after_preset], timeout=60_000)
-            after_toggle = panel.inner_text()
+            after_toggle = _click_until_card_changes(page, "high", after_preset)
             assert "accuracy high" in after_toggle
             shot = _artifact_dir() / "voila_decision_tool.png"
             page.screenshot(path=str(shot), full_page=True)
