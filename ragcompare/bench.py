@@ -87,17 +87,22 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
                   rerank_queries: int | None = None, ce_only_queries: int = 2,
                   ce_only_max_docs: int = 5000, metrics: Sequence[str] = DEFAULT_METRICS,
                   depth: int = 100, seed: int = 0, progress: bool = True,
-                  hybrid_first_stages: Sequence[str] = ("bi-encoder",), log=print) -> BenchReport:
+                  hybrid_first_stages: Sequence[str] = ("bi-encoder",),
+                  alphas: Sequence[float] = (), log=print) -> BenchReport:
     """Run BM25, bi-encoder, their RRF fusion, hybrid reranking and cross-encoder-only.
 
     ``hybrid_first_stages`` picks which first stages ("bi-encoder", "bm25", "rrf") feed the
-    reranker; cross-encoder-only runs on ``ce_only_queries`` sampled queries (it scores every
-    document) when the corpus has at most ``ce_only_max_docs`` documents.
+    reranker; each ``alphas`` value adds, per first stage, a hybrid that interpolates the
+    cross-encoder and first-stage scores (``HybridPipeline(alpha=...)``); cross-encoder-only runs
+    on ``ce_only_queries`` sampled queries (it scores every document) when the corpus has at most
+    ``ce_only_max_docs`` documents.
     """
     from ragcompare.bi_encoder import BiEncoderRetriever
     from ragcompare.bm25 import BM25Retriever
-    from ragcompare.fusion import FusionRetriever
+    from ragcompare.fusion import FusionRetriever, check_alpha
     from ragcompare.models import DEFAULT_BI_ENCODER
+
+    alphas = [check_alpha(a) for a in alphas]  # fail before the long runs, not after
 
     bi_encoder = bi_encoder or DEFAULT_BI_ENCODER
     texts = dataset.texts
@@ -148,10 +153,12 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
         raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {sorted(stages)}")
     for first_name in hybrid_first_stages:
         first = stages[first_name]
-        hybrid = HybridPipeline(first, ce, k_retrieve=k_retrieve)
-        hybrid.texts = texts
-        record(f"{first_name} >> cross-encoder@{k_retrieve}", hybrid, sample,
-               {**base, "first_stage": first_name}, notes)
+        for alpha in (None, *alphas):
+            hybrid = HybridPipeline(first, ce, k_retrieve=k_retrieve, alpha=alpha)
+            hybrid.texts = texts
+            mix = "" if alpha is None else f" (alpha={alpha:g})"
+            record(f"{first_name} >> cross-encoder@{k_retrieve}{mix}", hybrid, sample,
+                   {**base, "first_stage": first_name, "alpha": alpha}, notes)
 
     if ce_only_queries > 0 and len(texts) <= ce_only_max_docs:
         few = dataset.sample_queries(ce_only_queries, seed)

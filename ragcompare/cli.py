@@ -7,7 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from ragcompare.types import RagCompareError
+from ragcompare.types import InvalidInputError, RagCompareError
+
+
+def _alphas(text: str | None) -> list[float]:
+    """Parse ``--alpha 0.3,0.5`` (each value is checked by HybridPipeline)."""
+    if not text:
+        return []
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InvalidInputError(f"--alpha takes comma-separated numbers in [0, 1], got {text!r}") from None
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -28,6 +38,7 @@ def _bench(args: argparse.Namespace) -> int:
                            k_retrieve=args.k_retrieve, max_length=args.max_length,
                            rerank_queries=args.rerank_queries, ce_only_queries=args.ce_only_queries,
                            hybrid_first_stages=args.first_stages.split(","),
+                           alphas=_alphas(args.alpha),
                            progress=not args.no_progress)
     import pandas as pd
 
@@ -78,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample this many queries for the hybrid pipelines (default: all)")
     b.add_argument("--first-stages", default="bi-encoder",
                    help="comma-separated first stages to rerank: bi-encoder, bm25, rrf")
+    b.add_argument("--alpha", default=None,
+                   help="also run hybrids that interpolate alpha*z(CE) + (1-alpha)*z(first stage), "
+                        "comma-separated values in [0, 1] (e.g. 0.5)")
     b.add_argument("--ce-only-queries", type=int, default=2,
                    help="queries for cross-encoder-only (scores every document; 0 to skip)")
     b.add_argument("--threads", type=int, default=None,

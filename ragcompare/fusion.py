@@ -1,4 +1,5 @@
-"""Reciprocal-rank (and other) fusion of several first stages, via ranx."""
+"""Reciprocal-rank (and other) fusion of several first stages, and reranker/first-stage score
+interpolation, via ranx."""
 
 from __future__ import annotations
 
@@ -34,6 +35,43 @@ def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rr
         row = sorted(((d, s) for d, s in fused.get(f"q{i}", {}).items() if d != "__none__"),
                      key=lambda x: (-x[1], x[0]))
         out.append([Hit(d, float(s)) for d, s in row[:k]])
+    return out
+
+
+def check_alpha(alpha: object) -> float:
+    """An interpolation weight: a number in [0, 1] (else InvalidInputError)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+def interpolate_hits(first_stage: Sequence[list[Hit]], reranked: Sequence[list[Hit]],
+                     alpha: float) -> list[list[Hit]]:
+    """Fuse reranker and first-stage scores: ``alpha * z(reranker) + (1 - alpha) * z(first stage)``.
+
+    Scores are z-normalised per query (``ranx.fuse``, ``norm="zmuv"``, ``method="wsum"``), so the
+    two scales need not match. Row ``i`` of ``reranked`` must hold the same documents as row ``i``
+    of ``first_stage`` (the reranked head). ``alpha=1`` is the reranker's order, ``alpha=0`` the
+    first stage's. Rows with fewer than two documents are returned as reranked.
+    """
+    alpha = check_alpha(alpha)
+    if len(first_stage) != len(reranked):
+        raise InvalidInputError(f"{len(first_stage)} first-stage rows for {len(reranked)} reranked rows")
+    keep: dict[int, list[Hit]] = {}
+    for i, (fs, rr) in enumerate(zip(first_stage, reranked)):
+        if {h.doc_id for h in fs} != {h.doc_id for h in rr}:
+            raise InvalidInputError(f"row {i}: reranked documents differ from the first stage's")
+        if len(rr) < 2:
+            keep[i] = list(rr)
+    fused = fuse(runs=[hits_to_run(first_stage, "first-stage"), hits_to_run(reranked, "reranker")],
+                 method="wsum", norm="zmuv", params={"weights": [1.0 - alpha, float(alpha)]}).to_dict()
+    out = []
+    for i in range(len(reranked)):
+        if i in keep:
+            out.append(keep[i])
+            continue
+        row = sorted(fused[f"q{i}"].items(), key=lambda x: (-x[1], x[0]))
+        out.append([Hit(d, float(s)) for d, s in row])
     return out
 
 

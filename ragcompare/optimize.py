@@ -446,6 +446,56 @@ def compare_rerankers(rerankers: Mapping[str, CrossEncoderReranker], queries: Ma
     return frame, results
 
 
+def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
+                     metric: str = "ndcg@10"):
+    """Pool per-collection :func:`compare_rerankers` runs into one comparison over all queries.
+
+    ``parts`` maps a collection name to ``(frame, results, qrels)`` as returned by
+    ``compare_rerankers`` plus that collection's qrels. Query ids are prefixed with the collection
+    so they cannot collide. Returns a DataFrame per variant: pooled pairs/s (all pairs / all
+    scoring time), speed-up, pooled mean ``metric`` and its relative change versus ``baseline``,
+    a paired two-sided Student t-test p-value against the baseline over the pooled queries
+    (ranx ``compare``), and the per-query wins/ties/losses against it.
+    """
+    import pandas as pd
+    from ranx import Qrels, compare
+
+    from ragcompare.evaluate import to_run
+
+    if not parts:
+        raise InvalidInputError("no per-collection comparisons to pool")
+    frames = {c: part[0] for c, part in parts.items()}
+    names = list(next(iter(frames.values())).index)
+    for c, f in frames.items():
+        if list(f.index) != names:
+            raise InvalidInputError(f"collection {c!r} compares {list(f.index)}, expected {names}")
+    baseline = baseline or names[0]
+    if baseline not in names:
+        raise InvalidInputError(f"baseline {baseline!r} is not one of {names}")
+    qrels = Qrels({f"{c}:{q}": dict(j) for c, (_, res, qr) in parts.items()
+                   for q, j in qr.items() if q in res[baseline] and j})
+    runs = {n: to_run({f"{c}:{q}": hits for c, (_, res, _) in parts.items()
+                       for q, hits in res[n].items() if f"{c}:{q}" in qrels.qrels}, name=n)
+            for n in names}
+    report = compare(qrels, [runs[n] for n in names], [metric], stat_test="student").to_dict()
+    rows = []
+    for n in names:
+        pairs = sum(f.loc[n, "pairs"] for f in frames.values())
+        seconds = sum(f.loc[n, "pairs"] / f.loc[n, "pairs_per_s"] for f in frames.values())
+        row = {"variant": n, "pairs_per_s": pairs / seconds, metric: report[n]["scores"][metric],
+               "queries": len(qrels.qrels), "pairs": int(pairs)}
+        if n != baseline:
+            row["p_value"] = float(report[n]["comparisons"][baseline][metric])
+            wtl = report[n]["win_tie_loss"][baseline][metric]
+            row.update(wins=wtl["W"], ties=wtl["T"], losses=wtl["L"])
+        rows.append(row)
+    frame = pd.DataFrame(rows).set_index("variant")
+    base = frame.loc[baseline]
+    frame["speedup"] = frame["pairs_per_s"] / base["pairs_per_s"]
+    frame[f"{metric}_rel_change_%"] = 100.0 * (frame[metric] - base[metric]) / base[metric]
+    return frame
+
+
 def score_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """How close two score vectors are: max |diff| and Spearman rank correlation."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

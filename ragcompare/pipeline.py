@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ragcompare.cross_encoder import CrossEncoderReranker
+from ragcompare.fusion import check_alpha, interpolate_hits
 from ragcompare.types import (
     Hit,
     InvalidInputError,
@@ -22,17 +23,23 @@ class HybridPipeline:
     When ``k`` exceeds ``k_retrieve``, the first stage's hits below the reranked head follow in
     their original order (so recall@100 of a top-20 rerank is the first stage's recall@100).
 
+    With ``alpha`` set, the head is ordered by ``alpha * z(cross-encoder) + (1 - alpha) *
+    z(first stage)`` (:func:`ragcompare.fusion.interpolate_hits`) instead of the cross-encoder score
+    alone: it keeps the first stage's signal when the reranker is unsure or out of its domain.
+
     ``last_timings`` holds per-query seconds for each stage of the last :meth:`search` call.
     """
 
     def __init__(self, first_stage, reranker: CrossEncoderReranker, k_retrieve: int = 100,
-                 name: str | None = None) -> None:
+                 name: str | None = None, alpha: float | None = None) -> None:
         if isinstance(k_retrieve, bool) or not isinstance(k_retrieve, int) or k_retrieve <= 0:
             raise InvalidInputError(f"k_retrieve must be a positive int, got {k_retrieve!r}")
         self.first_stage, self.reranker, self.k_retrieve = first_stage, reranker, k_retrieve
+        self.alpha = None if alpha is None else check_alpha(alpha)
         self.texts: dict[str, str] = {}
         self.last_timings: dict[str, list[float]] = {}
-        self.name = name or f"{first_stage.name} >> {reranker.name}@{k_retrieve}"
+        mix = "" if alpha is None else f" (alpha={alpha:g})"
+        self.name = name or f"{first_stage.name} >> {reranker.name}@{k_retrieve}{mix}"
 
     @property
     def doc_ids(self) -> list[str]:
@@ -63,6 +70,8 @@ class HybridPipeline:
             t1 = time.perf_counter()
             head = first[:k_retrieve]
             reranked = self.reranker.rerank(q, {h.doc_id: self.texts[h.doc_id] for h in head})
+            if self.alpha is not None:
+                reranked = interpolate_hits([head], [reranked], self.alpha)[0]
             timings["retrieve"].append(t1 - t0)
             timings["rerank"].append(time.perf_counter() - t1)
             # Below the reranked head, the rest of the first-stage list keeps its order.

@@ -703,22 +703,20 @@ def interpolate(
 ) -> dict[str, list[tuple[str, float]]]:
     """Optional score fusion: ``alpha * z(CE) + (1 - alpha) * z(first stage)`` within the top-k.
 
-    Scores are z-normalised per query. Ranks below k keep first-stage order. Documented option,
-    reported separately from pure reranking.
+    Scores are z-normalised per query (:func:`ragcompare.fusion.interpolate_hits`). Ranks below k
+    keep first-stage order. Documented option, reported separately from pure reranking.
     """
+    from ragcompare.fusion import interpolate_hits
+    from ragcompare.types import Hit
+
+    qids = list(first_stage)
+    heads = [[Hit(d, float(s)) for d, s in first_stage[q][:k]] for q in qids]
+    ce = [[Hit(h.doc_id, float(c)) for h, c in zip(head, ce_scores[q])] for q, head in zip(qids, heads)]
     out: dict[str, list[tuple[str, float]]] = {}
-    for q, lst in first_stage.items():
-        top = lst[:k]
-        ce = np.asarray(ce_scores[q], dtype=float)
-        fs = np.asarray([s for _, s in top], dtype=float)
-
-        def z(x: np.ndarray) -> np.ndarray:
-            return (x - x.mean()) / (x.std() + 1e-9)
-
-        fused = alpha * z(ce) + (1 - alpha) * z(fs)
-        order = np.argsort(-fused)
-        merged = [(top[i][0], float(2 * len(lst) - r)) for r, i in enumerate(order)]
-        merged += [(d, float(len(lst) - i)) for i, (d, _) in enumerate(lst[len(top):])]
+    for q, fused in zip(qids, interpolate_hits(heads, ce, alpha)):
+        lst = first_stage[q]
+        merged = [(h.doc_id, float(2 * len(lst) - r)) for r, h in enumerate(fused)]
+        merged += [(d, float(len(lst) - i)) for i, (d, _) in enumerate(lst[len(fused):])]
         out[q] = merged
     return out
 

@@ -1,11 +1,15 @@
 """Cross-encoder / bi-encoder inference optimizations measured side by side in one run.
 
     python scripts/bench_optimize.py --dataset cranfield --threads 1 --out results/optimize
+    python scripts/bench_optimize.py --dataset cranfield,cisi --sections ce --max-length 128
+
 
 Cross-encoder: the sentence-transformers PyTorch fp32 model versus ONNX Runtime fp32, fused fp32
 and dynamic INT8, reranking the same bi-encoder top-``k`` candidates of every query (interleaved
 query by query, same thread count); nDCG@10 of each rerank. The reranker is
 ``pick_reranker(dataset)``: one that never saw the collection's judgments (held out).
+With several collections (comma-separated) the cross-encoder comparison runs on each, each with
+its own held-out reranker, and is also pooled over all their queries (with a paired t-test).
 Also: bi-encoder ONNX/INT8, length-sorted vs naive batching, replica processes, embedding cache.
 """
 
@@ -26,7 +30,9 @@ from ragcompare import optimize  # noqa: E402
 from ragcompare.perf import ResultSet  # noqa: E402
 
 
-def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first) -> None:
+def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
+                          extras: bool = True) -> tuple:
+    """Compare the variants on one collection; returns (frame, {"pure"|"interpolated": results})."""
     from ragcompare.cross_encoder import CrossEncoderReranker
     from ragcompare.models import pick_reranker
 
@@ -40,6 +46,21 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first) 
     print(f"cross-encoder {name}: {len(queries)} queries x {a.k} candidates, {a.threads} thread(s)")
     frame, results = optimize.compare_rerankers(rerankers, queries, cands, dataset.qrels,
                                                 progress=True)
+    if a.alpha is not None:  # the same scores, fused with the first stage's (no extra model time)
+        from ragcompare.evaluate import evaluate
+        from ragcompare.fusion import interpolate_hits
+
+        qids = list(results[next(iter(results))])
+        heads = first.search([queries[q] for q in qids], a.k)
+        mixed = {v: dict(zip(qids, interpolate_hits(heads, [res[q] for q in qids], a.alpha)))
+                 for v, res in results.items()}
+        results = {"pure": results, "interpolated": mixed}
+        metric = f"ndcg@10_interpolated_alpha{a.alpha:g}"
+        frame[metric] = [evaluate(mixed[v], dataset.qrels, ["ndcg@10"])["ndcg@10"] for v in frame.index]
+        base = frame[metric].iloc[0]
+        frame[f"{metric}_rel_change_%"] = 100.0 * (frame[metric] - base) / base
+    else:
+        results = {"pure": results}
     sizes = {"torch fp32 (sentence-transformers)": np.nan}
     sizes.update({v: optimize.file_size_mb(r.onnx_path) for v, r in rerankers.items() if v in
                   optimize.VARIANTS})
@@ -49,9 +70,11 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first) 
     base = rerankers["torch fp32 (sentence-transformers)"].score_pairs(pairs)
     agree = {v: optimize.score_agreement(base, r.score_pairs(pairs)) for v, r in rerankers.items()}
     frame = frame.join(pd.DataFrame(agree).T)
-    rs.settings["cross_encoder"] = name
-    rs.add("cross_encoder", frame)
+    rs.settings[f"cross_encoder_{dataset.name}"] = name
+    rs.add(f"cross_encoder_{dataset.name}", frame)
     print(frame.round(4).to_string())
+    if not extras:
+        return frame, results
 
     # batching: whole-list (sorted inside) vs naive fixed-order chunks, all candidates of some queries
     items = [(queries[q], t) for q in list(cands)[:a.batch_queries] for t in cands[q].values()]
@@ -84,6 +107,7 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first) 
                                  ).set_index("setup")
         rs.add("replicas", rep_frame)
         print(rep_frame.round(2).to_string())
+    return frame, results
 
 
 def bi_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
@@ -140,7 +164,7 @@ def cache_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="cranfield")
+    p.add_argument("--dataset", default="cranfield", help="collection(s), comma-separated")
     p.add_argument("--cross-encoder", default=None, help="default: pick_reranker(dataset)")
     p.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     p.add_argument("--queries", type=int, default=None, help="sample of queries (default all)")
@@ -151,10 +175,13 @@ def main() -> None:
     p.add_argument("--encode-docs", type=int, default=256, help="docs timed for bi-encoder/cache")
     p.add_argument("--replicas", action="store_true", help="also time 2 replica processes")
     p.add_argument("--replica-pairs", type=int, default=160)
+    p.add_argument("--alpha", type=float, default=0.5,
+                   help="also score alpha*z(CE)+(1-alpha)*z(bi-encoder) reranking; -1 to skip")
     p.add_argument("--variants", default=",".join(optimize.VARIANTS), help="ONNX variants to compare")
     p.add_argument("--sections", default="ce,bi,cache")
     p.add_argument("--out", default="results/optimize")
     a = p.parse_args()
+    a.alpha = None if a.alpha < 0 else a.alpha
 
     import faiss
     import torch
@@ -165,13 +192,27 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     faiss.omp_set_num_threads(a.threads)
-    dataset = load_dataset(a.dataset)
+    datasets = [load_dataset(n) for n in a.dataset.split(",")]
+    dataset = datasets[0]
     print(f"machine: {describe_machine()}")
-    rs = ResultSet(f"optimize_{a.dataset}", settings={**vars(a), "command": " ".join(sys.argv)})
+    rs = ResultSet(f"optimize_{a.dataset.replace(',', '+')}",
+                   settings={**vars(a), "command": " ".join(sys.argv)})
     sections = set(a.sections.split(","))
     if "ce" in sections:
-        first = BiEncoderRetriever(show_progress=False).index(dataset.texts)
-        cross_encoder_section(rs, a, dataset, first)
+        parts = {}
+        for i, ds in enumerate(datasets):
+            first = BiEncoderRetriever(show_progress=False).index(ds.texts)
+            frame, results = cross_encoder_section(rs, a, ds, first, extras=i == 0)
+            parts[ds.name] = (frame, results, ds.qrels)
+        if len(parts) > 1:
+            for mode in next(iter(parts.values()))[1]:
+                pooled = optimize.pool_comparisons(
+                    {c: (f, res[mode], qr) for c, (f, res, qr) in parts.items()})
+                key = "cross_encoder_pooled" + ("" if mode == "pure" else f"_{mode}")
+                rs.add(key, pooled)
+                print(f"pooled over {' + '.join(parts)}: {mode} reranking"
+                      + (f" (alpha={a.alpha:g})" if mode != "pure" else ""))
+                print(pooled.round(4).to_string())
     if "bi" in sections:
         bi_encoder_section(rs, a, dataset)
     if "cache" in sections:

@@ -58,13 +58,15 @@ def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_d
     out = tmp_path / "results.json"
     rc = main(["bench", "--dataset", str(root), "--cross-encoder", str(tiny_cross_encoder_dir),
                "--k-retrieve", "5", "--ce-only-queries", "1",
-               "--first-stages", "bi-encoder,rrf", "--no-progress",
+               "--first-stages", "bi-encoder,rrf", "--alpha", "0.5", "--no-progress",
                "--output", str(out)])
     assert rc == 0
     report = json.loads(out.read_text())
     names = [r["name"] for r in report["records"]]
     assert names[:3] == ["bm25", "bi-encoder", "rrf(bm25+bi-encoder)"]
-    assert "cross-encoder only" in names and len(names) == 6
+    assert "bi-encoder >> cross-encoder@5 (alpha=0.5)" in names
+    assert "rrf >> cross-encoder@5 (alpha=0.5)" in names
+    assert "cross-encoder only" in names and len(names) == 8
     for r in report["records"]:
         assert set(r["metrics"]) == {"ndcg@10", "mrr@10", "recall@100", "map"}
         assert r["latency"]["p50_ms"] > 0 and r["settings"]
@@ -76,3 +78,9 @@ def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_d
 def test_cli_unknown_dataset_exit_code(capsys):
     assert main(["bench", "--dataset", "no-such-set"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_cli_rejects_bad_alpha_before_running(cranfield, capsys):
+    for bad in ("half", "1.5"):
+        assert main(["bench", "--dataset", "cranfield", "--alpha", bad, "--no-progress"]) == 2
+        assert "alpha" in capsys.readouterr().err

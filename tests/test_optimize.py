@@ -114,6 +114,45 @@ def test_score_agreement() -> None:
         score_agreement(a, a[:2])
 
 
+def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
+    import pandas as pd
+
+    from ragcompare.evaluate import evaluate
+    from ragcompare.optimize import pool_comparisons
+    from ragcompare.types import Hit
+
+    def hits(*ids: str) -> list[Hit]:
+        return [Hit(d, float(len(ids) - i)) for i, d in enumerate(ids)]
+
+    # the same query id "1" in both collections must not collide
+    qrels_a = {"1": {"x": 1}, "2": {"y": 1}}
+    qrels_b = {"1": {"z": 1}}
+    res_a = {"base": {"1": hits("x", "y"), "2": hits("x", "y")},
+             "fast": {"1": hits("y", "x"), "2": hits("x", "y")}}
+    res_b = {"base": {"1": hits("w", "z")}, "fast": {"1": hits("z", "w")}}
+
+    def frame(res, qrels, pairs, seconds):
+        return pd.DataFrame([{"variant": n, "ndcg@10": evaluate(res[n], qrels, ["ndcg@10"])["ndcg@10"],
+                              "pairs": pairs, "pairs_per_s": pairs / s}
+                             for n, s in zip(res, seconds)]).set_index("variant")
+
+    parts = {"a": (frame(res_a, qrels_a, 4, [2.0, 1.0]), res_a, qrels_a),
+             "b": (frame(res_b, qrels_b, 2, [2.0, 0.5]), res_b, qrels_b)}
+    out = pool_comparisons(parts)
+    per_query = {"base": [1.0, 1 / np.log2(3), 1 / np.log2(3)], "fast": [1 / np.log2(3), 1 / np.log2(3), 1.0]}
+    for n, scores in per_query.items():
+        assert out.loc[n, "ndcg@10"] == pytest.approx(np.mean(scores))
+    assert out.loc["base", "queries"] == 3 and out.loc["base", "pairs"] == 6
+    assert out.loc["fast", "pairs_per_s"] == pytest.approx(6 / 1.5)
+    assert out.loc["fast", "speedup"] == pytest.approx((6 / 1.5) / (6 / 4.0))
+    assert (out.loc["fast", "wins"], out.loc["fast", "ties"], out.loc["fast", "losses"]) == (1, 1, 1)
+    assert 0.0 <= out.loc["fast", "p_value"] <= 1.0
+    with pytest.raises(InvalidInputError):
+        pool_comparisons({})
+    with pytest.raises(InvalidInputError):
+        pool_comparisons(parts, baseline="missing")
+
+
 # -- FAISS --------------------------------------------------------------------------------------
 def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragcompare.fusion import FusionRetriever, fuse_hits
+from ragcompare.fusion import FusionRetriever, fuse_hits, interpolate_hits
 from ragcompare.pipeline import CrossEncoderOnly, HybridPipeline
 from ragcompare.types import Hit, InvalidInputError
 
@@ -21,6 +21,31 @@ def test_rrf_matches_hand_computation():
         fuse_hits([a], k=2)
     with pytest.raises(InvalidInputError):
         fuse_hits([a, a + a], k=2)
+
+
+def test_interpolation_matches_hand_computed_z_scores():
+    first = [[Hit("a", 0.9), Hit("b", 0.5), Hit("c", 0.4)], [Hit("x", 2.0)]]
+    ce = [[Hit("c", 8.0), Hit("b", 1.0), Hit("a", -1.0)], [Hit("x", -3.0)]]
+
+    def z(x):
+        x = np.asarray(x, dtype=float)
+        return (x - x.mean()) / x.std()
+
+    expected = dict(zip("abc", 0.3 * z([-1.0, 1.0, 8.0]) + 0.7 * z([0.9, 0.5, 0.4])))
+    out = interpolate_hits(first, ce, alpha=0.3)
+    assert [h.doc_id for h in out[0]] == sorted(expected, key=lambda d: -expected[d])
+    for h in out[0]:
+        assert h.score == pytest.approx(expected[h.doc_id])
+    assert out[1] == ce[1]  # one document: nothing to normalise
+    assert [h.doc_id for h in interpolate_hits(first, ce, 1.0)[0]] == ["c", "b", "a"]
+    assert [h.doc_id for h in interpolate_hits(first, ce, 0.0)[0]] == ["a", "b", "c"]
+    for bad in (-0.1, 1.5, "0.5", True):
+        with pytest.raises(InvalidInputError):
+            interpolate_hits(first, ce, bad)
+    with pytest.raises(InvalidInputError):
+        interpolate_hits(first, ce[:1], 0.5)
+    with pytest.raises(InvalidInputError):
+        interpolate_hits(first, [[Hit("a", 1.0), Hit("b", 0.0), Hit("z", 0.0)], ce[1]], 0.5)
 
 
 def test_fusion_retriever_over_real_retrievers(bi_retriever, small_corpus):
@@ -75,6 +100,24 @@ def test_hybrid_reranks_head_and_keeps_tail_order(bi_retriever, tiny_reranker, s
     assert len(hybrid.last_timings["retrieve"]) == len(hybrid.last_timings["rerank"]) == 1
     with pytest.raises(InvalidInputError):
         HybridPipeline(bi_retriever, tiny_reranker, k_retrieve=0)
+
+
+def test_hybrid_with_alpha_interpolates_the_head(bi_retriever, tiny_reranker, small_corpus):
+    q = "transition of the boundary layer"
+    first = bi_retriever.search([q], 20)[0]
+    reranked = tiny_reranker.rerank(q, {h.doc_id: small_corpus[h.doc_id] for h in first[:8]})
+    for alpha in (0.0, 0.5, 1.0):
+        hybrid = HybridPipeline(bi_retriever, tiny_reranker, k_retrieve=8, alpha=alpha).index(
+            small_corpus, index_first_stage=False)
+        out = hybrid.search([q], k=20)[0]
+        expected = interpolate_hits([first[:8]], [reranked], alpha)[0]
+        assert [h.doc_id for h in out[:8]] == [h.doc_id for h in expected]
+        assert [h.doc_id for h in out[8:]] == [h.doc_id for h in first[8:]]
+        assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
+    assert [h.doc_id for h in out[:8]] == [h.doc_id for h in reranked]  # alpha = 1
+    assert "alpha=0.5" in HybridPipeline(bi_retriever, tiny_reranker, alpha=0.5).name
+    with pytest.raises(InvalidInputError):
+        HybridPipeline(bi_retriever, tiny_reranker, alpha=2.0)
 
 
 def test_cross_encoder_only_scores_everything(tiny_reranker, small_corpus):

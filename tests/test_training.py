@@ -208,3 +208,14 @@ def test_reranking_table_rows(tmp_path: Path) -> None:
     assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
     with pytest.raises(KeyError, match="rerank_over"):
         training.reranking_table(coll, {"bi-encoder": first}, {}, rerank_over="bm25")
+
+
+def test_interpolate_fuses_the_head_and_keeps_the_tail() -> None:
+    first = {"q1": [("d3", 3.0), ("d0", 2.0), ("d1", 1.0), ("d4", 0.5)]}
+    ce = {"q1": [-2.0, 0.0, 5.0]}  # scores of the top-3: d3, d0, d1
+    pure = training.interpolate(first, ce, alpha=1.0, k=3)["q1"]
+    assert [d for d, _ in pure] == ["d1", "d0", "d3", "d4"]
+    keep = training.interpolate(first, ce, alpha=0.0, k=3)["q1"]
+    assert [d for d, _ in keep] == ["d3", "d0", "d1", "d4"]
+    mixed = training.interpolate(first, ce, alpha=0.5, k=3)["q1"]
+    assert mixed[-1][0] == "d4" and [s for _, s in mixed] == sorted((s for _, s in mixed), reverse=True)
