@@ -446,6 +446,26 @@ def compare_rerankers(rerankers: Mapping[str, CrossEncoderReranker], queries: Ma
     return frame, results
 
 
+def interpolated_results(first_stage, queries: Mapping[str, str], results: Mapping[str, Mapping],
+                         alpha: float = 0.5) -> dict[str, dict]:
+    """Re-order each reranker's results by ``alpha * z(CE) + (1 - alpha) * z(first stage)``.
+
+    ``results`` is ``compare_rerankers``' second value ({variant: {qid: hits}}); the first stage is
+    searched again for the scores of the same candidates (its top ``len(hits)``). No model time.
+    """
+    from ragcompare.fusion import interpolate_hits
+
+    out: dict[str, dict] = {}
+    heads: dict[int, dict[str, list]] = {}
+    for variant, res in results.items():
+        qids = list(res)
+        for depth in {len(res[q]) for q in qids} - set(heads):
+            heads[depth] = dict(zip(qids, first_stage.search([queries[q] for q in qids], depth)))
+        out[variant] = dict(zip(qids, interpolate_hits(
+            [heads[len(res[q])][q] for q in qids], [res[q] for q in qids], alpha)))
+    return out
+
+
 def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
                      metric: str = "ndcg@10"):
     """Pool per-collection :func:`compare_rerankers` runs into one comparison over all queries.

@@ -48,12 +48,8 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
                                                 progress=True)
     if a.alpha is not None:  # the same scores, fused with the first stage's (no extra model time)
         from ragcompare.evaluate import evaluate
-        from ragcompare.fusion import interpolate_hits
 
-        qids = list(results[next(iter(results))])
-        heads = first.search([queries[q] for q in qids], a.k)
-        mixed = {v: dict(zip(qids, interpolate_hits(heads, [res[q] for q in qids], a.alpha)))
-                 for v, res in results.items()}
+        mixed = optimize.interpolated_results(first, queries, results, a.alpha)
         results = {"pure": results, "interpolated": mixed}
         metric = f"ndcg@10_interpolated_alpha{a.alpha:g}"
         frame[metric] = [evaluate(mixed[v], dataset.qrels, ["ndcg@10"])["ndcg@10"] for v in frame.index]

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -145,6 +146,55 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             v, float) and k != "rerank_wall_time_s"}} for t in tables]
         card.setdefault("evaluation_tables", {})[
             f"Held-out {held_out[0]} nDCG@10 by max_length (`{_command()}`)"] = _md_table(rows)
+        out = Path(a.model)
+        (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
+        (out / "README.md").write_text(model_pack.render_readme(card))
+        log.info("updated %s", out / model_pack.CARD)
+
+
+def cmd_sts_eval(a: argparse.Namespace) -> None:
+    """STS cross-encoder vs bi-encoder cosine, and both combined (weight fitted on STS-B dev)."""
+    from sentence_transformers import SentenceTransformer
+
+    from ragcompare.analysis import fit_mix_weight, mix_scores
+
+    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    model, _ = _load_cross_encoder(a.model, a.max_length)
+
+    def scores(name: str, split: str) -> dict[str, Any]:
+        p = training.load_pairs(name, split)
+        one = model.predict([(x, y) for x, y, _ in p], batch_size=64, show_progress_bar=False)
+        rev = model.predict([(y, x) for x, y, _ in p], batch_size=64, show_progress_bar=False)
+        e1 = bi.encode([x for x, _, _ in p], normalize_embeddings=True, convert_to_numpy=True)
+        e2 = bi.encode([y for _, y, _ in p], normalize_embeddings=True, convert_to_numpy=True)
+        return {"ce": np.asarray(one), "ce_both": (np.asarray(one) + np.asarray(rev)) / 2,
+                "bi": (e1 * e2).sum(axis=1), "gold": [g for _, _, g in p]}
+
+    dev = scores("stsb", "dev")
+    weight = fit_mix_weight(dev["ce_both"], dev["bi"], dev["gold"])
+    rows = []
+    for name, split in (("stsb", "test"), ("stsb", "dev"), ("sick", "test")):
+        s = dev if (name, split) == ("stsb", "dev") else scores(name, split)
+        rho = {k: training.spearman(s[k], s["gold"]) for k in ("ce", "ce_both", "bi")}
+        rows.append({
+            "set": f"{name}-{split}" + (" (weight fitted here)" if split == "dev" else ""),
+            "pairs": len(s["gold"]),
+            "cross-encoder": round(rho["ce"], 4),
+            "cross-encoder, both pair orders": round(rho["ce_both"], 4),
+            "bi-encoder cosine": round(rho["bi"], 4),
+            f"combined (w={weight:g})": round(training.spearman(
+                mix_scores(s["ce_both"], s["bi"], weight), s["gold"]), 4)})
+        log.info("%s", rows[-1])
+    result = {"command": _command(), "max_length": a.max_length, "combined_weight": weight,
+              "combined": "w * z(cross-encoder, mean of both pair orders) + (1 - w) * "
+                          "z(bi-encoder cosine), w fitted on STS-B dev (grid of 21)",
+              "rows": rows}
+    print(json.dumps(result, indent=2))
+    if a.write_card:
+        card = model_pack.read_card(a.model)
+        card["evaluation_combined"] = result
+        card.setdefault("evaluation_tables", {})[
+            f"Spearman, cross-encoder vs bi-encoder and combined (`{_command()}`)"] = _md_table(rows)
         out = Path(a.model)
         (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
         (out / "README.md").write_text(model_pack.render_readme(card))
@@ -495,6 +545,13 @@ def main() -> None:
     ev.add_argument("--k", type=int, default=20)
     ev.add_argument("--write-card", action="store_true", help="store the tables in the model card")
     ev.set_defaults(fn=cmd_evaluate)
+
+    se = sub.add_parser("sts-eval", help="STS cross-encoder vs bi-encoder, and both combined")
+    se.add_argument("--model", default="data/models/ragcompare-stsb-minilm-l6",
+                    help="packed STS cross-encoder folder")
+    se.add_argument("--max-length", type=int, default=128)
+    se.add_argument("--write-card", action="store_true", help="store the table in the model card")
+    se.set_defaults(fn=cmd_sts_eval)
 
     sh = sub.add_parser("ship", help="card + pack + fresh-process reload check")
     sh.add_argument("--work", required=True, help="work dir with full/ and results.json")

@@ -296,3 +296,25 @@ def test_precompute_costs(tiny_dirs, reranker):
                                                          "seconds"] == 0.0
     with pytest.raises(InvalidInputError):
         E.precompute_costs(bi, reranker, texts, "wings", sample_docs=0)
+
+
+def test_mix_scores_and_fitted_weight():
+    from ragcompare.analysis import fit_mix_weight, mix_scores, spearman
+
+    rng = np.random.default_rng(0)
+    gold = rng.normal(size=400)
+    a = gold + rng.normal(scale=1.0, size=400)  # two noisy views with independent errors
+    b = 10 * gold + rng.normal(scale=10.0, size=400) + 3  # another scale and offset
+    mixed = mix_scores(a, b, 0.5)
+    assert mixed.mean() == pytest.approx(0.0, abs=1e-9)
+    assert np.allclose(mix_scores(a, b, 1.0), (a - a.mean()) / a.std())
+    w = fit_mix_weight(a, b, gold)
+    assert 0.3 <= w <= 0.7  # equally good views: weight near the middle
+    assert spearman(mix_scores(a, b, w), gold) > max(spearman(a, gold), spearman(b, gold))
+    assert fit_mix_weight(gold, a, gold) == 1.0
+    with pytest.raises(InvalidInputError):
+        mix_scores(a, b[:5], 0.5)
+    with pytest.raises(InvalidInputError):
+        mix_scores(a, np.ones(400), 0.5)
+    with pytest.raises(InvalidInputError):
+        mix_scores(a, b, 1.2)

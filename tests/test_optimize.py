@@ -153,6 +153,28 @@ def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
         pool_comparisons(parts, baseline="missing")
 
 
+def test_interpolated_results_reuse_scores_and_first_stage() -> None:
+    from ragcompare.fusion import interpolate_hits
+    from ragcompare.optimize import interpolated_results
+    from ragcompare.types import Hit
+
+    class Stage:
+        calls = 0
+
+        def search(self, queries, k):
+            Stage.calls += 1
+            return [[Hit(d, s) for d, s in (("a", 3.0), ("b", 2.0), ("c", 1.0))][:k] for _ in queries]
+
+    reranked = {"q1": [Hit("c", 9.0), Hit("a", 1.0), Hit("b", 0.0)],
+                "q2": [Hit("b", 5.0), Hit("a", 4.0), Hit("c", -1.0)]}
+    results = {"fp32": reranked, "int8": reranked}
+    out = interpolated_results(Stage(), {"q1": "x", "q2": "y"}, results, alpha=0.5)
+    heads = Stage().search(["x", "y"], 3)
+    assert out["fp32"] == out["int8"] == dict(zip(["q1", "q2"], interpolate_hits(
+        heads, [reranked["q1"], reranked["q2"]], 0.5)))
+    assert Stage.calls == 2  # one search for both variants, one for the expected value
+
+
 # -- FAISS --------------------------------------------------------------------------------------
 def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
