@@ -447,6 +447,70 @@ def build_sts_pairs(
     return pairs
 
 
+def neighbour_pairs(
+    sentences: Sequence[str], embeddings: np.ndarray, neighbours: int = 2, random_partners: int = 1,
+    exclude: Iterable[tuple[str, str]] = (), n: int | None = None, seed: int = 12,
+) -> list[tuple[str, str]]:
+    """Unlabelled sentence pairs for silver labelling (Augmented SBERT's sampling).
+
+    Each sentence is paired with its ``neighbours`` nearest other sentences by cosine of the
+    (normalised) ``embeddings`` and with ``random_partners`` random ones, so both similar and
+    dissimilar pairs appear. Pairs in ``exclude`` (e.g. the gold pairs) are skipped; the result is
+    shuffled and cut to ``n``.
+    """
+    emb = np.asarray(embeddings, dtype=np.float32)
+    if emb.ndim != 2 or len(emb) != len(sentences) or len(sentences) < 2:
+        raise ValueError("need >= 2 sentences and one embedding row per sentence")
+    skip = set(exclude)
+    rng = random.Random(seed)
+    sims = emb @ emb.T
+    np.fill_diagonal(sims, -np.inf)
+    out: list[tuple[str, str]] = []
+    for i, sent in enumerate(sentences):
+        for j in np.argsort(-sims[i])[:neighbours]:
+            if (sent, sentences[int(j)]) not in skip:
+                out.append((sent, sentences[int(j)]))
+        for _ in range(random_partners):
+            j = rng.randrange(len(sentences) - 1)
+            j += j >= i  # never the sentence itself
+            out.append((sent, sentences[j]))
+    rng.shuffle(out)
+    return out[:n] if n is not None else out
+
+
+def combined_teacher_labels(
+    cross_encoder: Any, bi_encoder: Any, pairs: Sequence[tuple[str, str]],
+    gold: Sequence[tuple[str, str, float]], weight: float = 0.45, batch_size: int = 64,
+) -> np.ndarray:
+    """Silver labels in [0, 1] from ``weight * z(CE) + (1 - weight) * z(bi-encoder cosine)``.
+
+    The cross-encoder score is the mean over both pair orders. z-scores use the mean/std of the
+    ``gold`` pairs' scores, and a linear fit on those gold pairs maps the mix to the label scale.
+    """
+    from ragcompare.fusion import check_alpha
+
+    weight = check_alpha(weight)
+
+    def scores(ps: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        ce = (np.asarray(cross_encoder.predict(list(ps), batch_size=batch_size, show_progress_bar=False))
+              + np.asarray(cross_encoder.predict([(b, a) for a, b in ps], batch_size=batch_size,
+                                                 show_progress_bar=False))) / 2
+        e1 = bi_encoder.encode([a for a, _ in ps], normalize_embeddings=True, convert_to_numpy=True)
+        e2 = bi_encoder.encode([b for _, b in ps], normalize_embeddings=True, convert_to_numpy=True)
+        return ce, (e1 * e2).sum(axis=1)
+
+    gc, gb = scores([(a, b) for a, b, _ in gold])
+    stats = (gc.mean(), gc.std(), gb.mean(), gb.std())
+    if min(stats[1], stats[3]) == 0:
+        raise ValueError("constant teacher scores on the gold pairs")
+
+    def mix(c: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return weight * (c - stats[0]) / stats[1] + (1 - weight) * (b - stats[2]) / stats[3]
+
+    slope, intercept = np.polyfit(mix(gc, gb), [g for _, _, g in gold], 1)
+    return np.clip(slope * mix(*scores(pairs)) + intercept, 0.0, 1.0)
+
+
 def pairs_to_dataset(pairs: Sequence[tuple[str, str, float]]) -> Any:
     """Turn (text1, text2, label) tuples into a ``datasets.Dataset``."""
     from datasets import Dataset

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import shlex
 import sys
 import time
@@ -50,6 +51,10 @@ def cmd_sts(a: argparse.Namespace) -> None:
     sources = [("stsb", "train")] + ([("sick", "train")] if a.with_sick else [])
     pairs = training.build_sts_pairs(sources, both_orders=a.both_orders, seed=a.seed)
     dev = training.load_pairs("stsb", "dev")
+    silver: dict[str, Any] = {}
+    if a.silver:
+        pairs += _silver_pairs(a, silver)
+        random.Random(a.seed).shuffle(pairs)
     if a.init:
         model, _ = _load_cross_encoder(a.init, a.max_length)
     else:
@@ -79,6 +84,7 @@ def cmd_sts(a: argparse.Namespace) -> None:
     _dump(work / "results.json", {
         "name": a.name, "command": _command(), "training": res.as_dict(),
         "train_sources": [f"{n}/{s}" for n, s in sources], "both_orders": a.both_orders,
+        "silver": silver,
         "init": a.init or "base (pooler re-initialised to identity)",
         "frozen_layers": a.frozen_layers, "frozen_params": frozen,
         "hyperparameters": {k: getattr(a, k) for k in (
@@ -87,6 +93,30 @@ def cmd_sts(a: argparse.Namespace) -> None:
         "evaluation": table, "eval_wall_time_s": round(time.monotonic() - t0, 1),
         "torch_threads": torch.get_num_threads(),
     })
+
+
+def _silver_pairs(a: argparse.Namespace, info: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """STS-B train sentences re-paired (nearest neighbours + random) and labelled by the teacher
+    combination of a cross-encoder and the bi-encoder (ensemble distillation)."""
+    from sentence_transformers import SentenceTransformer
+
+    t0 = time.monotonic()
+    gold = training.load_pairs("stsb", "train")
+    sentences = sorted({x for p in gold for x in p[:2]})
+    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    emb = bi.encode(sentences, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+    known = {(x, y) for x, y, _ in gold} | {(y, x) for x, y, _ in gold}
+    cand = training.neighbour_pairs(sentences, emb, exclude=known, n=a.silver, seed=a.seed)
+    teacher, _ = _load_cross_encoder(a.teacher, a.max_length)
+    labels = training.combined_teacher_labels(teacher, bi, cand, gold, weight=a.teacher_weight)
+    info.update({"pairs": len(cand), "teacher": f"{a.teacher_weight:g} * z({Path(a.teacher).name}, both "
+                 f"orders) + {1 - a.teacher_weight:g} * z(all-MiniLM-L6-v2 cosine), mapped to 0..1 by a "
+                 "linear fit on STS-B train", "sampling": "STS-B train sentences x (2 nearest "
+                 "neighbours + 1 random partner), gold pairs excluded",
+                 "label_mean": round(float(labels.mean()), 3),
+                 "labelling_wall_time_s": round(time.monotonic() - t0, 1)})
+    log.info("silver pairs: %s", info)
+    return [(x, y, float(v)) for (x, y), v in zip(cand, labels)]
 
 
 def _first_stage(coll: training.Collection, bi: Any, work: Path, k: int = 100
@@ -221,8 +251,6 @@ def cmd_reranker(a: argparse.Namespace) -> None:
                                             depth=a.depth, doc_emb=emb,
                                             duplicate_threshold=a.dup_threshold, seed=a.seed)
         qids = sorted(coll.queries, key=lambda q: (len(q), q))
-        import random
-
         random.Random(a.seed).shuffle(qids)
         n_dev = max(1, int(len(qids) * a.dev_fraction))
         dev, train_q = qids[:n_dev], qids[n_dev:]
@@ -254,8 +282,6 @@ def cmd_reranker(a: argparse.Namespace) -> None:
                       "teacher": "RRF(BM25, bi-encoder), min-max scaled per query",
                       "uses_target_queries_or_judgments": False}
         log.info("adaptation pairs: %d from %d title pseudo-queries", len(adapt), len(pseudo.queries))
-    import random
-
     random.Random(a.seed).shuffle(pairs)
     log.info("train pairs: %d (%d positive)", len(pairs), sum(p[2] > 0.5 for p in pairs))
     model, init_name = _load_cross_encoder(a.init, a.max_length)
@@ -486,6 +512,12 @@ def main() -> None:
     s.add_argument("--budget-schedule", action=argparse.BooleanOptionalAction, default=True)
     s.add_argument("--init", default=None, help="continue from a packed/full model folder")
     s.add_argument("--frozen-layers", type=int, default=0)
+    s.add_argument("--silver", type=int, default=0,
+                   help="add this many re-paired STS-B train sentences labelled by --teacher")
+    s.add_argument("--teacher", default="data/models/ragcompare-stsb-minilm-l6",
+                   help="cross-encoder whose mix with the bi-encoder labels the silver pairs")
+    s.add_argument("--teacher-weight", type=float, default=0.45,
+                   help="cross-encoder weight in the teacher mix (fitted on STS-B dev by sts-eval)")
     s.set_defaults(fn=cmd_sts)
 
     r = sub.add_parser("reranker", help="train a reranker on held-in collections")

@@ -18,6 +18,7 @@ pytest.importorskip("accelerate")
 from _tiny import WORDS, tiny_bert  # noqa: E402
 
 from ragcompare import model_pack, training  # noqa: E402
+from ragcompare.types import InvalidInputError  # noqa: E402
 
 
 def _tiny_model_dir(path: Path, seed: int = 0) -> Path:
@@ -219,3 +220,37 @@ def test_interpolate_fuses_the_head_and_keeps_the_tail() -> None:
     assert [d for d, _ in keep] == ["d3", "d0", "d1", "d4"]
     mixed = training.interpolate(first, ce, alpha=0.5, k=3)["q1"]
     assert mixed[-1][0] == "d4" and [s for _, s in mixed] == sorted((s for _, s in mixed), reverse=True)
+
+
+def test_neighbour_pairs_pair_similar_and_random_sentences() -> None:
+    sents = ["a", "b", "c", "d"]
+    emb = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    pairs = training.neighbour_pairs(sents, emb, neighbours=1, random_partners=1, seed=0)
+    assert len(pairs) == 8 and all(x != y for x, y in pairs)
+    assert {("a", "b"), ("b", "a"), ("c", "d"), ("d", "c")} <= set(pairs)  # nearest neighbours
+    skipped = training.neighbour_pairs(sents, emb, neighbours=1, random_partners=0,
+                                       exclude={("a", "b")})
+    assert ("a", "b") not in skipped and len(skipped) == 3
+    assert len(training.neighbour_pairs(sents, emb, n=5)) == 5
+    with pytest.raises(ValueError):
+        training.neighbour_pairs(sents, emb[:3])
+
+
+def test_combined_teacher_labels_follow_the_mix_on_the_gold_scale() -> None:
+    class CE:  # score = length difference, order-independent
+        def predict(self, pairs, **_):
+            return np.array([-abs(len(a) - len(b)) for a, b in pairs], dtype=float)
+
+    class Bi:  # 2-d "embeddings" from the first letter
+        def encode(self, texts, **_):
+            v = np.array([[1.0, ord(t[0]) - 96.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    gold = [("aa", "aa", 1.0), ("aa", "aaaa", 0.6), ("a", "zzzzzz", 0.0), ("bb", "bbb", 0.8)]
+    labels = training.combined_teacher_labels(CE(), Bi(), [("aa", "aa"), ("a", "zzzzzzz"), ("b", "bb")],
+                                              gold, weight=0.5)
+    assert labels.shape == (3,) and ((labels >= 0) & (labels <= 1)).all()
+    assert labels[0] > labels[2] > labels[1]
+    with pytest.raises(InvalidInputError):
+        training.combined_teacher_labels(CE(), Bi(), [("a", "b")], gold, weight=2.0)
