@@ -176,7 +176,7 @@ judges' habits. Second, the *unseen collection* column: a few hundred queries fr
 domain habits, not a general notion of relevance, so gains rarely transfer.
 
 In our reference run (full mode, the stored outputs above) neither happened in a useful way: 300
-steps on ~3,400 pairs moved the held-out Cranfield queries by −0.007 and CISI by +0.02, both far
+steps on ~3,400 pairs moved the held-out Cranfield queries by −0.025 and CISI by +0.013, both far
 below the bi-encoder. A small score head on a body pre-trained for *mean-pooled sentence vectors*
 needs far more than this to learn relevance; longer runs on all of a collection's queries do gain
 in-domain (0.46 → 0.59 on the 22 Cranfield queries held out of the shipped model's training) but do
