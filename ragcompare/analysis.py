@@ -341,7 +341,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 
 def mix_scores(a: Sequence[float], b: Sequence[float], weight: float) -> np.ndarray:
     """``weight * z(a) + (1 - weight) * z(b)``: two scorers' outputs on one scale (z-normalised)."""
-    from ragcompare.fusion import check_alpha
+    from ragcompare.types import check_alpha
 
     weight = check_alpha(weight)
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

@@ -149,6 +149,13 @@ def render_readme(card: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def write_card(model_dir: str | Path, card: Mapping[str, Any]) -> None:
+    """Write a model folder's ``card.json`` and the ``README.md`` rendered from it."""
+    out = Path(model_dir)
+    (out / CARD).write_text(json.dumps(dict(card), indent=2) + "\n")
+    (out / "README.md").write_text(render_readme(card))
+
+
 def pack(
     full_model_dir: str | Path,
     out_dir: str | Path,
@@ -214,8 +221,7 @@ def pack(
         "compressed_files": compressed,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    (out / CARD).write_text(json.dumps(dict(card), indent=2) + "\n")
-    (out / "README.md").write_text(render_readme(card))
+    write_card(out, card)
     return out
 
 

@@ -32,6 +32,8 @@ from ragcompare import model_pack, training  # noqa: E402
 
 log = logging.getLogger("train")
 
+_STS_EVAL_SETS = (("stsb", "test"), ("stsb", "dev"), ("sick", "test"))
+
 
 def _command() -> str:
     return "python scripts/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -107,9 +109,6 @@ def _silver_candidates(n: int, seed: int, bi: Any, neighbours: int = 2, random_p
     known = {(x, y) for x, y, _ in gold} | {(y, x) for x, y, _ in gold}
     return training.neighbour_pairs(sentences, emb, neighbours=neighbours,
                                     random_partners=random_partners, exclude=known, n=n, seed=seed)
-
-
-_STS_EVAL_SETS = (("stsb", "test"), ("stsb", "dev"), ("sick", "test"))
 
 
 def cmd_sts_prepare(a: argparse.Namespace) -> None:
@@ -240,10 +239,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             v, float) and k != "rerank_wall_time_s"}} for t in tables]
         card.setdefault("evaluation_tables", {})[
             f"Held-out {held_out[0]} nDCG@10 by max_length (`{_command()}`)"] = _md_table(rows)
-        out = Path(a.model)
-        (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
-        (out / "README.md").write_text(model_pack.render_readme(card))
-        log.info("updated %s", out / model_pack.CARD)
+        model_pack.write_card(a.model, card)
+        log.info("updated %s", Path(a.model) / model_pack.CARD)
 
 
 def cmd_sts_eval(a: argparse.Namespace) -> None:
@@ -259,15 +256,13 @@ def cmd_sts_eval(a: argparse.Namespace) -> None:
         p = training.load_pairs(name, split)
         one = model.predict([(x, y) for x, y, _ in p], batch_size=64, show_progress_bar=False)
         rev = model.predict([(y, x) for x, y, _ in p], batch_size=64, show_progress_bar=False)
-        e1 = bi.encode([x for x, _, _ in p], normalize_embeddings=True, convert_to_numpy=True)
-        e2 = bi.encode([y for _, y, _ in p], normalize_embeddings=True, convert_to_numpy=True)
         return {"ce": np.asarray(one), "ce_both": (np.asarray(one) + np.asarray(rev)) / 2,
-                "bi": (e1 * e2).sum(axis=1), "gold": [g for _, _, g in p]}
+                "bi": training.bi_cosines(bi, [(x, y) for x, y, _ in p]), "gold": [g for _, _, g in p]}
 
     dev = scores("stsb", "dev")
     weight = fit_mix_weight(dev["ce_both"], dev["bi"], dev["gold"])
     rows = []
-    for name, split in (("stsb", "test"), ("stsb", "dev"), ("sick", "test")):
+    for name, split in _STS_EVAL_SETS:
         s = dev if (name, split) == ("stsb", "dev") else scores(name, split)
         rho = {k: training.spearman(s[k], s["gold"]) for k in ("ce", "ce_both", "bi")}
         rows.append({
@@ -289,10 +284,8 @@ def cmd_sts_eval(a: argparse.Namespace) -> None:
         card["evaluation_combined"] = result
         card.setdefault("evaluation_tables", {})[
             f"Spearman, cross-encoder vs bi-encoder and combined (`{_command()}`)"] = _md_table(rows)
-        out = Path(a.model)
-        (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
-        (out / "README.md").write_text(model_pack.render_readme(card))
-        log.info("updated %s", out / model_pack.CARD)
+        model_pack.write_card(a.model, card)
+        log.info("updated %s", Path(a.model) / model_pack.CARD)
 
 
 def _reranker_data(a: argparse.Namespace) -> dict[str, Any]:
@@ -635,8 +628,7 @@ def cmd_ship(a: argparse.Namespace) -> None:
     out = model_pack.pack(work / "full", a.out, card, base=a.base)
     card["pack_check"] = _verify_reload(work / "full", out)
     card["packed_size_mb"] = round(model_pack.packed_size_bytes(out) / 1e6, 2)
-    (out / model_pack.CARD).write_text(json.dumps(card, indent=2) + "\n")
-    (out / "README.md").write_text(model_pack.render_readme(card))
+    model_pack.write_card(out, card)
     log.info("shipped %s (%.2f MB): %s", out, card["packed_size_mb"], card["pack_check"])
 
 
