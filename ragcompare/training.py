@@ -304,6 +304,21 @@ def encode_corpus(
     return emb
 
 
+def rrf_rankings(
+    runs: Sequence[dict[str, list[tuple[str, float]]]], k: int = 100
+) -> dict[str, list[tuple[str, float]]]:
+    """Reciprocal-rank fusion (ranx, k=60) of several rankings of the same queries, top-k kept."""
+    from ragcompare.fusion import fuse_hits
+    from ragcompare.types import Hit
+
+    qids = list(runs[0])
+    if any(set(r) != set(qids) for r in runs[1:]):
+        raise ValueError("every ranking must cover the same queries")
+    fused = fuse_hits([[[Hit(d, s) for d, s in r[q]] for q in qids] for r in runs], k=k,
+                      method="rrf")
+    return {q: [(h.doc_id, h.score) for h in row] for q, row in zip(qids, fused, strict=True)}
+
+
 def dense_rankings(
     coll: Collection, model: Any, doc_emb: np.ndarray, k: int = 100
 ) -> dict[str, list[tuple[str, float]]]:

@@ -160,8 +160,8 @@ by_use = pd.DataFrame({
 by_use.join((100 * (by_use / by_use.loc["torch fp32"] - 1)).add_suffix(" change %")).round(4)"""),
         md("""
 On all 301 judged queries of both collections (`scripts/bench_optimize.py --dataset cranfield,cisi`,
-see the README) INT8 cost pure reranking 1.66% of nDCG@10 (significant, p = 0.03) and interpolated
-reranking 0.73% (not significant), at a 3.25× speed-up. A few dozen queries, as here, cannot separate
+see the README) INT8 cost pure reranking 1.07% of nDCG@10 and interpolated reranking 0.20%, neither
+significant (p = 0.19 and 0.72), at a 3.25× speed-up. A few dozen queries, as here, cannot separate
 changes of that size from noise.
 """),
         md("""

@@ -198,9 +198,10 @@ def _load_cross_encoder(init: str | None, max_length: int) -> tuple[Any, str]:
                         local_files_only=True), str(Path(init).name)
 
 
-def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: int, work: Path
-                    ) -> dict[str, Any]:
-    """nDCG@10 on a held-out collection: BM25, bi-encoder, its top-k reranked and interpolated."""
+def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: int, work: Path,
+                    hybrid: bool = False) -> dict[str, Any]:
+    """nDCG@10 on a held-out collection: BM25, bi-encoder, its top-k reranked and interpolated;
+    with ``hybrid`` also the RRF(BM25, bi-encoder) first stage, its top-k reranked and interpolated."""
     t0 = time.monotonic()
     model.max_seq_length = max_length
     ev = training.load_collection(collection)
@@ -216,6 +217,14 @@ def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: in
     for alpha in (0.5, 0.7):
         table[f"bi_encoder_top{k}_interpolated_alpha{alpha}"] = round(
             training.ndcg_at_10(ev, training.interpolate(dense, raw, alpha, k)), 4)
+    if hybrid:
+        fused = training.rrf_rankings([bm, dense])
+        table["bm25_bi_encoder_rrf"] = round(training.ndcg_at_10(ev, fused), 4)
+        reranked, raw = training.rerank(ev, model, fused, k=k)
+        table[f"bm25_bi_encoder_rrf_top{k}_reranked"] = round(training.ndcg_at_10(ev, reranked), 4)
+        for alpha in (0.5, 0.7):
+            table[f"bm25_bi_encoder_rrf_top{k}_interpolated_alpha{alpha}"] = round(
+                training.ndcg_at_10(ev, training.interpolate(fused, raw, alpha, k)), 4)
     table["rerank_wall_time_s"] = round(time.monotonic() - t0, 1)
     log.info("held-out: %s", table)
     return table
@@ -231,7 +240,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         raise SystemExit(f"{a.model}: its card names no held-out collection")
     bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
     model, _ = _load_cross_encoder(a.model, max(a.max_lengths))
-    tables = [_held_out_table(model, bi, held_out[0], ml, a.k, Path(a.work_dir))
+    tables = [_held_out_table(model, bi, held_out[0], ml, a.k, Path(a.work_dir), hybrid=True)
               for ml in a.max_lengths]
     if a.write_card:
         card["evaluation_by_max_length"] = {"command": _command(), "tables": tables}

@@ -222,6 +222,18 @@ def test_interpolate_fuses_the_head_and_keeps_the_tail() -> None:
     assert mixed[-1][0] == "d4" and [s for _, s in mixed] == sorted((s for _, s in mixed), reverse=True)
 
 
+def test_rrf_rankings_fuse_by_reciprocal_rank() -> None:
+    a = {"q1": [("d1", 9.0), ("d2", 5.0), ("d3", 1.0)], "q2": [("d4", 1.0)]}
+    b = {"q1": [("d3", 0.9), ("d2", 0.8), ("d5", 0.1)], "q2": [("d4", 0.5)]}
+    fused = training.rrf_rankings([a, b], k=4)
+    # d3 (ranks 3 and 1: 1/63 + 1/61) just beats d2 (ranks 2 and 2: 2/62); d1 and d5 are in one list
+    assert [d for d, _ in fused["q1"]] == ["d3", "d2", "d1", "d5"]
+    assert [s for _, s in fused["q1"][:2]] == pytest.approx([1 / 63 + 1 / 61, 2 / 62])
+    assert [d for d, _ in fused["q2"]] == ["d4"]
+    with pytest.raises(ValueError, match="same queries"):
+        training.rrf_rankings([a, {"q1": b["q1"]}])
+
+
 def test_neighbour_pairs_pair_similar_and_random_sentences() -> None:
     sents = ["a", "b", "c", "d"]
     emb = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
