@@ -781,21 +781,27 @@ def rerank(
     k: int = 20,
     batch_size: int = 32,
     show_progress_bar: bool = True,
+    memo: dict[tuple[str, str], float] | None = None,
 ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, list[float]]]:
     """Rerank each query's top-k with a cross-encoder; ranks below k keep first-stage order.
 
-    Returns the reranked run and the raw cross-encoder scores per query (top-k order).
+    Returns the reranked run and the raw cross-encoder scores per query (top-k order). ``memo``
+    (query id, doc id) -> score is read and filled, so reranking several first stages of the same
+    queries scores each pair once.
     """
     qids = list(first_stage)
-    pairs = [(coll.queries[q], coll.doc_text(d)) for q in qids for d, _ in first_stage[q][:k]]
-    scores = model.predict(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    memo = {} if memo is None else memo
+    todo = list(dict.fromkeys((q, d) for q in qids for d, _ in first_stage[q][:k]
+                              if (q, d) not in memo))
+    if todo:
+        scores = model.predict([(coll.queries[q], coll.doc_text(d)) for q, d in todo],
+                               batch_size=batch_size, show_progress_bar=show_progress_bar)
+        memo.update({pair: float(x) for pair, x in zip(todo, scores, strict=True)})
     out: dict[str, list[tuple[str, float]]] = {}
     raw: dict[str, list[float]] = {}
-    pos = 0
     for q in qids:
         top = first_stage[q][:k]
-        s = [float(x) for x in scores[pos : pos + len(top)]]
-        pos += len(top)
+        s = [memo[(q, d)] for d, _ in top]
         raw[q] = s
         ranked = sorted(zip([d for d, _ in top], s, strict=True), key=lambda x: -x[1])
         n = len(ranked)

@@ -20,6 +20,7 @@ import random
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,33 @@ def _dump(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def _dump_xz(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as lzma-compressed JSON (the files that travel to a GPU machine)."""
+    import lzma
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(path, "wt") as fh:
+        json.dump(obj, fh)
+
+
+def _load_xz(path: str | Path) -> Any:
+    """Read a :func:`_dump_xz` file."""
+    import lzma
+
+    with lzma.open(path, "rt") as fh:
+        return json.load(fh)
+
+
+def _bi_encoder(device: str | None = None) -> Any:
+    """The all-MiniLM-L6-v2 bi-encoder from the offline package (default device: the training one)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(training.base_model_path()),
+                               device=device or training.train_device(), local_files_only=True)
+
+
 def cmd_sts(a: argparse.Namespace) -> None:
     """STS cross-encoder: STS-B train (+ SICK train), BCE on rescaled scores."""
-    from sentence_transformers import SentenceTransformer
     from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
 
     training.set_seed(a.seed)
@@ -55,8 +80,9 @@ def cmd_sts(a: argparse.Namespace) -> None:
     pairs = training.build_sts_pairs(sources, both_orders=a.both_orders, seed=a.seed)
     dev = training.load_pairs("stsb", "dev")
     silver: dict[str, Any] = {}
+    prepared = _read_prepared(a.prepared) if a.prepared else None
     if a.silver:
-        pairs += _silver_pairs(a, silver)
+        pairs += _silver_pairs(a, silver, prepared)
         random.Random(a.seed).shuffle(pairs)
     if a.init:
         model, _ = _load_cross_encoder(a.init, a.max_length)
@@ -74,8 +100,7 @@ def cmd_sts(a: argparse.Namespace) -> None:
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
     t0 = time.monotonic()
-    bi = _read_prepared(a.prepared)[1] if a.prepared else SentenceTransformer(
-        str(training.base_model_path()), device=training.train_device(), local_files_only=True)
+    bi = prepared.cosines if prepared else _bi_encoder()
     table = {}
     for set_name, split in _STS_EVAL_SETS:
         p = training.load_pairs(set_name, split)
@@ -115,13 +140,8 @@ def cmd_sts_prepare(a: argparse.Namespace) -> None:
     """Bi-encoder side of STS distillation, computed once here: the silver candidate pairs and the
     all-MiniLM-L6-v2 cosine of every pair ``sts --prepared`` needs (silver, STS-B train, the
     evaluation sets), so the cross-encoder side can run where the bi-encoder is not installed."""
-    import lzma
-
-    from sentence_transformers import SentenceTransformer
-
     t0 = time.monotonic()
-    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
-                             local_files_only=True)
+    bi = _bi_encoder()
     cand = _silver_candidates(a.silver, a.seed, bi, a.neighbours, a.random_partners)
     pairs = list(cand) + [(x, y) for x, y, _ in training.load_pairs("stsb", "train")]
     for name, split in _STS_EVAL_SETS:
@@ -130,46 +150,41 @@ def cmd_sts_prepare(a: argparse.Namespace) -> None:
     out = {"command": _command(), "silver_candidates": [list(p) for p in cand],
            "cosines": [[x, y, round(float(c), 6)] for (x, y), c in zip(pairs, cos)],
            "wall_time_s": round(time.monotonic() - t0, 1)}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    with lzma.open(a.out, "wt") as fh:
-        json.dump(out, fh)
+    _dump_xz(a.out, out)
     log.info("wrote %s: %d silver candidates, %d cosines", a.out, len(cand), len(pairs))
 
 
-def _read_prepared(path: str) -> tuple[list[tuple[str, str]], training.PairCosines]:
-    import lzma
+@dataclass
+class _Prepared:
+    """An ``sts-prepare`` file: silver candidates, the bi-encoder cosines, the command that made it."""
 
-    with lzma.open(path, "rt") as fh:
-        d = json.load(fh)
-    return ([(x, y) for x, y in d["silver_candidates"]],
-            training.PairCosines({(x, y): c for x, y, c in d["cosines"]}))
-
-
-def _prepared_command(path: str) -> str:
-    import lzma
-
-    with lzma.open(path, "rt") as fh:
-        return json.load(fh)["command"]
+    candidates: list[tuple[str, str]]
+    cosines: training.PairCosines
+    command: str
 
 
-def _silver_pairs(a: argparse.Namespace, info: dict[str, Any]) -> list[tuple[str, str, float]]:
+def _read_prepared(path: str) -> _Prepared:
+    d = _load_xz(path)
+    return _Prepared([(x, y) for x, y in d["silver_candidates"]],
+                     training.PairCosines({(x, y): c for x, y, c in d["cosines"]}), d["command"])
+
+
+def _silver_pairs(a: argparse.Namespace, info: dict[str, Any], prepared: _Prepared | None = None
+                  ) -> list[tuple[str, str, float]]:
     """STS-B train sentences re-paired (nearest neighbours + random) and labelled by the teacher
     combination of a cross-encoder and the bi-encoder (ensemble distillation)."""
-    from sentence_transformers import SentenceTransformer
-
     t0 = time.monotonic()
     gold = training.load_pairs("stsb", "train")
     sampling = ("STS-B train sentences x (2 nearest neighbours + 1 random partner), gold pairs "
                 "excluded")
-    if a.prepared:
-        cand, bi = _read_prepared(a.prepared)
-        sampling = f"the first {a.silver} candidates of {a.prepared} ({_prepared_command(a.prepared)})"
+    if prepared:
+        cand, bi = prepared.candidates, prepared.cosines
+        sampling = f"the first {a.silver} candidates of {a.prepared} ({prepared.command})"
         if len(cand) < a.silver:
             raise SystemExit(f"{a.prepared} holds {len(cand)} silver candidates, < --silver {a.silver}")
         cand = cand[: a.silver]
     else:
-        bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
-                                 local_files_only=True)
+        bi = _bi_encoder()
         cand = _silver_candidates(a.silver, a.seed, bi)
     teacher, _ = _load_cross_encoder(a.teacher, a.max_length)
     labels = training.combined_teacher_labels(teacher, bi, cand, gold, weight=a.teacher_weight)
@@ -206,7 +221,8 @@ def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: in
     model.max_seq_length = max_length
     ev = training.load_collection(collection)
     bm, dense, _ = _first_stage(ev, bi, work)
-    reranked, raw = training.rerank(ev, model, dense, k=k)
+    memo: dict[tuple[str, str], float] = {}  # the hybrid head shares most pairs with the dense one
+    reranked, raw = training.rerank(ev, model, dense, k=k, memo=memo)
     table = {
         "collection": collection, "queries": len(ev.queries), "k": k,
         "eval_max_length": max_length,
@@ -220,7 +236,7 @@ def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: in
     if hybrid:
         fused = training.rrf_rankings([bm, dense])
         table["bm25_bi_encoder_rrf"] = round(training.ndcg_at_10(ev, fused), 4)
-        reranked, raw = training.rerank(ev, model, fused, k=k)
+        reranked, raw = training.rerank(ev, model, fused, k=k, memo=memo)
         table[f"bm25_bi_encoder_rrf_top{k}_reranked"] = round(training.ndcg_at_10(ev, reranked), 4)
         for alpha in (0.5, 0.7):
             table[f"bm25_bi_encoder_rrf_top{k}_interpolated_alpha{alpha}"] = round(
@@ -232,13 +248,12 @@ def _held_out_table(model: Any, bi: Any, collection: str, max_length: int, k: in
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
     """Re-evaluate a shipped reranker on its held-out collection at other max_lengths (into its card)."""
-    from sentence_transformers import SentenceTransformer
 
     card = model_pack.read_card(a.model)
     held_out = card.get("held_out_collections") or []
     if not held_out:
         raise SystemExit(f"{a.model}: its card names no held-out collection")
-    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    bi = _bi_encoder("cpu")
     model, _ = _load_cross_encoder(a.model, max(a.max_lengths))
     tables = [_held_out_table(model, bi, held_out[0], ml, a.k, Path(a.work_dir), hybrid=True)
               for ml in a.max_lengths]
@@ -254,11 +269,10 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def cmd_sts_eval(a: argparse.Namespace) -> None:
     """STS cross-encoder vs bi-encoder cosine, and both combined (weight fitted on STS-B dev)."""
-    from sentence_transformers import SentenceTransformer
 
     from ragcompare.analysis import fit_mix_weight, mix_scores
 
-    bi = SentenceTransformer(str(training.base_model_path()), device="cpu", local_files_only=True)
+    bi = _bi_encoder("cpu")
     model, _ = _load_cross_encoder(a.model, a.max_length)
 
     def scores(name: str, split: str) -> dict[str, Any]:
@@ -300,20 +314,14 @@ def cmd_sts_eval(a: argparse.Namespace) -> None:
 def _reranker_data(a: argparse.Namespace) -> dict[str, Any]:
     """Training pairs (judged queries + mined negatives, optional STS and corpus adaptation) and
     the dev samples of a reranker run; ``--from-data`` reads them from a ``--dump-data`` file."""
-    import lzma
-
     if a.from_data:
-        with lzma.open(a.from_data, "rt") as fh:
-            d = json.load(fh)
+        d = _load_xz(a.from_data)
         if sorted(d["train_on"]) != sorted(a.train_on) or d["eval_on"] != a.eval_on:
             raise SystemExit(f"{a.from_data} was built for --train-on {d['train_on']} --eval-on "
                              f"{d['eval_on']}, not for this run")
         d["pairs"] = [tuple(p) for p in d["pairs"]]
         return d
-    from sentence_transformers import SentenceTransformer
-
-    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
-                             local_files_only=True)
+    bi = _bi_encoder()
     pairs: list[tuple[str, str, float]] = []
     dev_samples: list[dict[str, Any]] = []
     mining: dict[str, Any] = {}
@@ -363,9 +371,6 @@ def _reranker_data(a: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_reranker(a: argparse.Namespace) -> None:
     """Reranker: train on one collection's judged queries, evaluate on a held-out one."""
-    import lzma
-
-    from sentence_transformers import SentenceTransformer
     from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
     if a.eval_on in a.train_on:
@@ -374,9 +379,7 @@ def cmd_reranker(a: argparse.Namespace) -> None:
     work = Path(a.work_dir) / a.name
     data = _reranker_data(a)
     if a.dump_data:
-        Path(a.dump_data).parent.mkdir(parents=True, exist_ok=True)
-        with lzma.open(a.dump_data, "wt") as fh:
-            json.dump(data, fh)
+        _dump_xz(a.dump_data, data)
         log.info("wrote %s: %d pairs, %d dev queries", a.dump_data, len(data["pairs"]),
                  len(data["dev_samples"]))
         return
@@ -395,9 +398,7 @@ def cmd_reranker(a: argparse.Namespace) -> None:
     log.info("trained: %s", res.as_dict())
     table = None
     if a.held_out:
-        bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
-                                 local_files_only=True)
-        table = _held_out_table(model, bi, a.eval_on, a.eval_max_length, a.k, Path(a.work_dir))
+        table = _held_out_table(model, _bi_encoder(), a.eval_on, a.eval_max_length, a.k, Path(a.work_dir))
     _dump(work / "results.json", {
         "name": a.name, "command": _command(), "init": init_name,
         "training_collections": sorted(a.train_on), "training": res.as_dict(),
@@ -418,7 +419,6 @@ def cmd_import_trained(a: argparse.Namespace) -> None:
     (``scripts/gpu_bundle.py extract``) go on top of ``--init``; the evaluation is redone here,
     on the fp16 weights that will ship, and written with the run's results.json into ``--work``."""
     from safetensors.torch import load_file, save_file
-    from sentence_transformers import SentenceTransformer
 
     work = Path(a.work)
     res = json.loads(Path(a.results).read_text())
@@ -443,8 +443,7 @@ def cmd_import_trained(a: argparse.Namespace) -> None:
               metadata={"format": "pt"})
     sts = "evaluation" in res
     model, _ = _load_cross_encoder(str(full), res["hyperparameters"]["max_length"] if sts else 512)
-    bi = SentenceTransformer(str(training.base_model_path()), device=training.train_device(),
-                             local_files_only=True)
+    bi = _bi_encoder()
     res["trained_elsewhere"] = {"trained_tensors": len(trained), "on_top_of": str(a.init),
                                 "evaluated_here_by": _command()}
     if sts:  # redo the table on the shipped (fp16) weights
@@ -465,11 +464,9 @@ def cmd_import_trained(a: argparse.Namespace) -> None:
 
 def cmd_bi_encoder(a: argparse.Namespace) -> None:
     """Bi-encoder MNRL fine-tune with and without mined hard negatives (quick)."""
-    from sentence_transformers import SentenceTransformer
 
     work = Path(a.work_dir) / "bi-encoder"
-    base = SentenceTransformer(str(training.base_model_path()), device="cpu",
-                               local_files_only=True)
+    base = _bi_encoder("cpu")
     base.max_seq_length = a.max_length
     coll = training.load_collection(a.train_on)
     bm, dense, emb = _first_stage(coll, base, Path(a.work_dir))
@@ -481,8 +478,7 @@ def cmd_bi_encoder(a: argparse.Namespace) -> None:
     _, d0, _ = _first_stage(ev, base, Path(a.work_dir))
     out["base_ndcg10"] = round(training.ndcg_at_10(ev, d0), 4)
     for variant, n in (("in_batch", None), ("hard_negatives", negs)):
-        model = SentenceTransformer(str(training.base_model_path()), device="cpu",
-                                    local_files_only=True)
+        model = _bi_encoder("cpu")
         model.max_seq_length = a.max_length
         res = training.train_bi_encoder(model, coll, n, work / variant, epochs=a.epochs,
                                         batch_size=a.batch_size, budget_s=a.budget_s,

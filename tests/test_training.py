@@ -211,6 +211,25 @@ def test_reranking_table_rows(tmp_path: Path) -> None:
         training.reranking_table(coll, {"bi-encoder": first}, {}, rerank_over="bm25")
 
 
+def test_rerank_memo_scores_each_pair_once() -> None:
+    class Scorer:  # score = the document's number; records what it was asked
+        def __init__(self) -> None:
+            self.calls: list[list[tuple[str, str]]] = []
+
+        def predict(self, pairs, **_):
+            self.calls.append(list(pairs))
+            return np.array([float(doc.split()[-1]) for _, doc in pairs])
+
+    coll, scorer, memo = _collection(), Scorer(), {}
+    first = {"q1": [("d3", 3.0), ("d0", 2.0), ("d1", 1.0), ("d4", 0.5)]}
+    run, raw = training.rerank(coll, scorer, first, k=3, show_progress_bar=False, memo=memo)
+    assert [d for d, _ in run["q1"]] == ["d3", "d1", "d0", "d4"] and raw["q1"] == [3.0, 0.0, 1.0]
+    other = {"q1": [("d1", 9.0), ("d5", 8.0), ("d3", 7.0)]}
+    run2, raw2 = training.rerank(coll, scorer, other, k=3, show_progress_bar=False, memo=memo)
+    assert [len(c) for c in scorer.calls] == [3, 1]  # only d5 was new
+    assert raw2["q1"] == [1.0, 5.0, 3.0] and [d for d, _ in run2["q1"]] == ["d5", "d3", "d1"]
+
+
 def test_interpolate_fuses_the_head_and_keeps_the_tail() -> None:
     first = {"q1": [("d3", 3.0), ("d0", 2.0), ("d1", 1.0), ("d4", 0.5)]}
     ce = {"q1": [-2.0, 0.0, 5.0]}  # scores of the top-3: d3, d0, d1
