@@ -21,8 +21,8 @@ def _alphas(text: str | None) -> list[float]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ragcompare.bench import run_benchmark
-    from ragcompare.datasets import load_dataset
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.eval.bench import run_benchmark
     from ragcompare.sysinfo import describe_machine
 
     if args.threads:
@@ -67,7 +67,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ragcompare.models import model_guide, shipped_models
+    from ragcompare.models.resolve import model_guide, shipped_models
 
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(model_guide().to_string(index=False))
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_bench)
     m = sub.add_parser("models", help="print the model guide and the shipped offline models")
     m.set_defaults(func=_models)
-    from ragcompare.decide import add_cli
+    from ragcompare.decide.recommend import add_cli
 
     add_cli(sub)
     return p

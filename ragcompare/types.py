@@ -1,9 +1,13 @@
-"""Small shared types and input checks used by every retriever."""
+"""Shared types: hits, errors, input checks, and the ``Retriever`` / ``Reranker`` protocols.
+
+This is the lowest layer: it imports nothing else from ragcompare.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 
 class RagCompareError(Exception):
@@ -88,3 +92,49 @@ def check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
     return float(alpha)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """What every first stage and pipeline offers: index a corpus, then search it.
+
+    ``search`` takes a batch of query strings and returns, per query, its hits best first.
+    ``last_timings`` holds the seconds each stage of the last ``search`` call took.
+    """
+
+    name: str
+    last_timings: Mapping[str, object]
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """Ids of the indexed corpus, in index order."""
+        ...
+
+    def index(self, corpus: Mapping[str, object]) -> Retriever:
+        """Index ``{doc_id: text or Document}``; returns itself."""
+        ...
+
+    def search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+        """Top-``k`` hits per query, best first."""
+        ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """What every reranking backend offers: score pairs, and reorder one query's candidates."""
+
+    name: str
+    max_length: int
+
+    def score(self, query: str, documents: Sequence[str], calibrated: bool = False) -> object:
+        """One score per document for ``query`` (a numpy array; higher is more relevant)."""
+        ...
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]], calibrated: bool = False) -> object:
+        """One score per (query, document) pair."""
+        ...
+
+    def rerank(self, query: str, candidates: Mapping[str, str], k: int | None = None,
+               calibrated: bool = False) -> list[Hit]:
+        """``candidates`` ({doc_id: text}) reordered by score, top ``k`` kept."""
+        ...

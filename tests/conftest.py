@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragcompare.datasets import Dataset, load_dataset
+from ragcompare.data.beir import Dataset, load_dataset
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def small_corpus(cranfield: Dataset) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def bi_retriever(small_corpus):
     """The real all-MiniLM-L6-v2 bi-encoder over the small corpus (exact FAISS)."""
-    from ragcompare.bi_encoder import BiEncoderRetriever
+    from ragcompare.retrieval.dense import BiEncoderRetriever
 
     return BiEncoderRetriever(use_cache=False, show_progress=False).index(small_corpus)
 
@@ -37,7 +37,7 @@ def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from ragcompare.models import resolve_model
+    from ragcompare.models.resolve import resolve_model
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-ce")
@@ -53,6 +53,6 @@ def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_reranker(tiny_cross_encoder_dir):
     """CrossEncoderReranker over the tiny random model."""
-    from ragcompare.cross_encoder import CrossEncoderReranker
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     return CrossEncoderReranker(str(tiny_cross_encoder_dir), max_length=128, batch_size=8)

@@ -1,4 +1,4 @@
-"""Tests for ragcompare.analysis and ragcompare.explain (tiny random models, synthetic data)."""
+"""Tests for ragcompare.teach.usecases and ragcompare.teach.explain (tiny random models, synthetic data)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ragcompare import analysis as A
-from ragcompare import explain as E
+from ragcompare.data.pairs import load_sentence_pairs
+from ragcompare.eval import sweeps as S
+from ragcompare.eval.sts import spearman
+from ragcompare.teach import explain as E
+from ragcompare.teach import usecases as A
 from ragcompare.types import Hit, InvalidInputError
 
 TOKENIZER_DIR = None
@@ -57,7 +60,7 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def reranker(tiny_dirs):
-    from ragcompare.cross_encoder import CrossEncoderReranker
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     return CrossEncoderReranker(str(tiny_dirs["ce"]), max_length=64)
 
@@ -173,20 +176,20 @@ class FakeReranker:
 
 
 def test_rerank_results_match_hybrid_pipeline():
-    from ragcompare.pipeline import HybridPipeline
+    from ragcompare.rerank.pipeline import HybridPipeline
 
     ranking = ["d1", "d2", "d3", "d4", "d5"]
     texts = {d: d for d in ranking}  # the fake reranker scores by text == id
     table = {"d1": 0.1, "d2": 0.9, "d3": 0.5, "d4": 0.95, "d5": 0.0}
     first, fake = FakeFirstStage(ranking), FakeReranker(table)
-    cache = A.PairScoreCache(fake, texts)
+    cache = S.PairScoreCache(fake, texts)
     queries = {"q": "query"}
     first_results = {"q": first.search(["query"], 5)[0]}
     for depth in (1, 2, 3, 5):
         pipe = HybridPipeline(first, fake, k_retrieve=depth)
         pipe.texts = texts
         expected = [h.doc_id for h in pipe.search(["query"], 5)[0]]
-        got = [h.doc_id for h in A.rerank_results(first_results, queries, cache, depth, 5)["q"]]
+        got = [h.doc_id for h in S.rerank_results(first_results, queries, cache, depth, 5)["q"]]
         assert got == expected, depth
     assert cache.pairs_scored == 5  # every pair scored once across all depths
 
@@ -194,35 +197,35 @@ def test_rerank_results_match_hybrid_pipeline():
 def test_sweep_k_retrieve_depth_zero_is_first_stage():
     ranking = ["d1", "d2", "d3"]
     texts = {d: d for d in ranking}
-    cache = A.PairScoreCache(FakeReranker({"d1": 0.0, "d2": 0.0, "d3": 1.0}), texts)
+    cache = S.PairScoreCache(FakeReranker({"d1": 0.0, "d2": 0.0, "d3": 1.0}), texts)
     first = {"q": FakeFirstStage(ranking).search(["x"], 3)[0]}
     qrels = {"q": {"d3": 1}}
-    sweep = A.sweep_k_retrieve(first, {"q": "x"}, cache, qrels, [0, 3], metrics=["mrr@10"])
+    sweep = S.sweep_k_retrieve(first, {"q": "x"}, cache, qrels, [0, 3], metrics=["mrr@10"])
     assert list(sweep["mrr@10"]) == pytest.approx([1 / 3, 1.0])
     with pytest.raises(InvalidInputError):
-        A.sweep_k_retrieve(first, {"q": "x"}, cache, qrels, [-1])
+        S.sweep_k_retrieve(first, {"q": "x"}, cache, qrels, [-1])
 
 
 def test_time_k_retrieve_and_stage_timings():
     ranking = ["d1", "d2", "d3"]
     texts = {d: d for d in ranking}
     first, fake = FakeFirstStage(ranking), FakeReranker({"d1": 0.0, "d2": 1.0, "d3": 0.5})
-    df = A.time_k_retrieve(first, fake, texts, {"a": "x", "b": "y"}, [0, 2], k=3)
+    df = S.time_k_retrieve(first, fake, texts, {"a": "x", "b": "y"}, [0, 2], k=3)
     assert list(df.k_retrieve) == [0, 2] and (df.p50_ms >= 0).all() and list(df.queries) == [2, 2]
     assert df.rerank_ms.iloc[0] == 0.0
-    st = A.stage_timings(first, {"a": "x"}, k=3)
+    st = S.stage_timings(first, {"a": "x"}, k=3)
     assert list(st.index) == ["a"] and "total" in st.columns
 
 
 def test_spearman_and_sentence_pairs():
-    assert A.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
-    assert A.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     with pytest.raises(InvalidInputError):
-        A.spearman([1], [1])
-    from ragcompare.datasets import DatasetError
+        spearman([1], [1])
+    from ragcompare.data.beir import DatasetError
 
     with pytest.raises(DatasetError):
-        A.load_sentence_pairs("no-such-set")
+        load_sentence_pairs("no-such-set")
 
 
 def test_load_sentence_pairs_reads_tsv(tmp_path, monkeypatch):
@@ -230,9 +233,9 @@ def test_load_sentence_pairs_reads_tsv(tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     (folder / "test.tsv").write_text("sentence1\tsentence2\tscore\na\tb\t1.5\nc\td\t4\ne\tf\t0\n")
     monkeypatch.setenv("RAGCOMPARE_DATA_DIR", str(tmp_path))
-    df = A.load_sentence_pairs("toy", "test")
+    df = load_sentence_pairs("toy", "test")
     assert list(df.score) == [1.5, 4.0, 0.0]
-    assert len(A.load_sentence_pairs("toy", "test", n=2)) == 2
+    assert len(load_sentence_pairs("toy", "test", n=2)) == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +262,7 @@ def test_token_matrices(tiny_dirs):
     assert ((att.values >= 0) & (att.values <= 1)).all()
     last, _ = E.cross_encoder_attention(tok, model, "wing lift", "the lift of a wing", layer=-1)
     assert last.values.shape[0] == 2
-    from ragcompare.cross_encoder import CrossEncoderReranker
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     ce = CrossEncoderReranker(str(tiny_dirs["ce"]), max_length=64)
     assert ce.score("wing lift", ["the lift of a wing"])[0] == pytest.approx(logit, abs=1e-4)
@@ -284,7 +287,7 @@ def test_passages_and_truncation(reranker):
 
 @needs_tokenizer
 def test_precompute_costs(tiny_dirs, reranker):
-    from ragcompare.bi_encoder import BiEncoderRetriever
+    from ragcompare.retrieval.dense import BiEncoderRetriever
 
     texts = {str(i): f"document {i} about wings and shells" for i in range(6)}
     bi = BiEncoderRetriever(str(tiny_dirs["st"]), use_cache=False, show_progress=False)
@@ -299,7 +302,7 @@ def test_precompute_costs(tiny_dirs, reranker):
 
 
 def test_mix_scores_and_fitted_weight():
-    from ragcompare.analysis import fit_mix_weight, mix_scores, spearman
+    from ragcompare.eval.sts import fit_mix_weight, mix_scores, spearman
 
     rng = np.random.default_rng(0)
     gold = rng.normal(size=400)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ragcompare import datasets as ds
-from ragcompare.datasets import DatasetError, load_beir_folder, load_dataset
+from ragcompare.data import beir as ds
+from ragcompare.data.beir import DatasetError, load_beir_folder, load_dataset
 
 
 def _write_beir(root, docs=None, queries=None, qrels="query-id\tcorpus-id\tscore\nq1\td1\t1\n"):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from ragcompare.calibrate import (
+from ragcompare.decide.calibrate import (
     SHIPPED_PROFILE,
     GaussianScaleUp,
     HardwareProfile,
@@ -16,7 +16,7 @@ from ragcompare.calibrate import (
     fit_linear,
     load_profile,
 )
-from ragcompare.decide import (
+from ragcompare.decide.recommend import (
     ACCURACY_LEVELS,
     INDEX_KINDS,
     CostModel,
@@ -253,7 +253,7 @@ def test_cli_recommend_json(capsys):
 # -- widget ----------------------------------------------------------------------------------------------
 def test_widget_updates_on_slider_and_preset(prof):
     pytest.importorskip("ipywidgets")
-    from ragcompare.widgets import PRESETS, DecisionTool
+    from ragcompare.decide.widgets import PRESETS, DecisionTool
 
     tool = DecisionTool(profiles={"cpu": prof}, plot=False)
     first = tool.card.value
@@ -268,7 +268,7 @@ def test_widget_updates_on_slider_and_preset(prof):
 
 # -- calibration (real measurement, quick sizes; no assertions on the numbers) --------------------------
 def test_calibrate_quick_writes_a_profile(tmp_path):
-    from ragcompare.calibrate import calibrate
+    from ragcompare.decide.calibrate import calibrate
 
     out = tmp_path / "cpu.json"
     prof = calibrate(quick=True, output=out, log=lambda s: None)

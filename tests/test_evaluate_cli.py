@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ragcompare.cli import main
-from ragcompare.evaluate import compare, evaluate, to_results, write_trec
+from ragcompare.eval.metrics import compare, evaluate, to_results, write_trec
 from ragcompare.types import Hit, InvalidInputError
 
 QRELS = {"q1": {"d1": 2, "d3": 1}, "q2": {"d2": 1}}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragcompare import models
-from ragcompare.models import ModelNotAvailableError, model_guide, resolve_model
+from ragcompare.models import resolve as models
+from ragcompare.models.resolve import ModelNotAvailableError, model_guide, resolve_model
 
 
 @pytest.fixture()

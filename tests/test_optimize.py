@@ -1,4 +1,4 @@
-"""Fast correctness tests for ragcompare.optimize, ragcompare.ann and ragcompare.perf.
+"""Fast correctness tests for ragcompare.rerank.onnx, ragcompare.eval.ann and ragcompare.eval.perf.
 
 The tiny randomly-initialised BERT built here only exercises the code paths; its scores and
 timings are never results. No test asserts on speed.
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from _tiny import WORDS, tiny_bert  # noqa: E402
 
-from ragcompare import ann, perf
+from ragcompare.eval import ann, perf, timing
 from ragcompare.types import InvalidInputError
 
 
@@ -35,8 +35,8 @@ def cache(tmp_path, monkeypatch) -> Path:
 # -- ONNX ---------------------------------------------------------------------------------------
 def test_onnx_cross_encoder_matches_torch(tmp_path, cache) -> None:
     pytest.importorskip("onnxruntime")
-    from ragcompare import optimize
-    from ragcompare.cross_encoder import CrossEncoderReranker
+    from ragcompare.rerank import onnx as optimize
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     model = str(_tiny_bert(tmp_path / "ce", classifier=True))
     torch_ce = CrossEncoderReranker(model, max_length=32)
@@ -59,7 +59,7 @@ def test_onnx_cross_encoder_matches_torch(tmp_path, cache) -> None:
 
 def test_onnx_export_is_cached(tmp_path, cache) -> None:
     pytest.importorskip("onnxruntime")
-    from ragcompare import optimize
+    from ragcompare.rerank import onnx as optimize
 
     model = str(_tiny_bert(tmp_path / "ce", classifier=True))
     folder = optimize.export_onnx(model, "cross-encoder")
@@ -76,7 +76,7 @@ def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) ->
     pytest.importorskip("onnxruntime")
     from sentence_transformers import SentenceTransformer, models
 
-    from ragcompare import optimize
+    from ragcompare.rerank import onnx as optimize
 
     body = _tiny_bert(tmp_path / "body", classifier=False)
     tr = models.Transformer(str(body), max_seq_length=32)
@@ -93,7 +93,7 @@ def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) ->
 
 
 def test_padding_cost_model() -> None:
-    from ragcompare.optimize import batch_order, padded_tokens
+    from ragcompare.rerank.onnx import batch_order, padded_tokens
 
     lengths = [5, 50, 6, 48]
     assert list(batch_order(lengths, True)) == [1, 3, 2, 0]
@@ -105,7 +105,7 @@ def test_padding_cost_model() -> None:
 
 
 def test_score_agreement() -> None:
-    from ragcompare.optimize import score_agreement
+    from ragcompare.rerank.onnx import score_agreement
 
     a = np.array([0.1, 0.5, 0.3])
     out = score_agreement(a, a + 0.01)
@@ -117,8 +117,8 @@ def test_score_agreement() -> None:
 def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
     import pandas as pd
 
-    from ragcompare.evaluate import evaluate
-    from ragcompare.optimize import pool_comparisons
+    from ragcompare.eval.metrics import evaluate
+    from ragcompare.rerank.onnx import pool_comparisons
     from ragcompare.types import Hit
 
     def hits(*ids: str) -> list[Hit]:
@@ -154,8 +154,8 @@ def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
 
 
 def test_interpolated_results_reuse_scores_and_first_stage() -> None:
-    from ragcompare.fusion import interpolate_hits
-    from ragcompare.optimize import interpolated_results
+    from ragcompare.rerank.head import interpolate_hits
+    from ragcompare.rerank.onnx import interpolated_results
     from ragcompare.types import Hit
 
     class Stage:
@@ -242,14 +242,14 @@ def test_synthetic_like_matches_shape_and_norm() -> None:
 
 # -- harness ------------------------------------------------------------------------------------
 def test_measure_and_interleaved_report_percentiles() -> None:
-    out = perf.measure(lambda: sum(range(1000)), items_per_call=10, repeats=5, warmup=1)
+    out = timing.measure(lambda: sum(range(1000)), items_per_call=10, repeats=5, warmup=1)
     for key in ("p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "peak_rss_mb"):
         assert key in out
     assert out["p50_ms"] <= out["p99_ms"] and out["n"] == 5
-    frame = perf.measure_interleaved({"a": lambda: None, "b": lambda: None}, repeats=4)
+    frame = timing.measure_interleaved({"a": lambda: None, "b": lambda: None}, repeats=4)
     assert list(frame.index) == ["a", "b"] and (frame["n"] == 4).all()
     with pytest.raises(InvalidInputError):
-        perf.measure(lambda: None, repeats=0)
+        timing.measure(lambda: None, repeats=0)
 
 
 def test_pareto_front() -> None:

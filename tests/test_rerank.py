@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragcompare.fusion import FusionRetriever, fuse_hits, interpolate_hits
-from ragcompare.pipeline import CrossEncoderOnly, HybridPipeline
+from ragcompare.rerank.head import interpolate_hits
+from ragcompare.rerank.pipeline import CrossEncoderOnly, HybridPipeline
+from ragcompare.retrieval.fusion import FusionRetriever, fuse_hits
 from ragcompare.types import Hit, InvalidInputError
 
 
@@ -49,7 +50,7 @@ def test_interpolation_matches_hand_computed_z_scores():
 
 
 def test_fusion_retriever_over_real_retrievers(bi_retriever, small_corpus):
-    from ragcompare.bm25 import BM25Retriever
+    from ragcompare.retrieval.bm25 import BM25Retriever
 
     fusion = FusionRetriever([BM25Retriever().index(small_corpus), bi_retriever], k_each=30)
     row = fusion.search(["pressure distribution on a cone"], k=10)[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragcompare.bi_encoder import BiEncoderRetriever, IndexFileError
-from ragcompare.bm25 import BM25Retriever
-from ragcompare.cache import EmbeddingCache
+from ragcompare.retrieval.bm25 import BM25Retriever
+from ragcompare.retrieval.cache import EmbeddingCache
+from ragcompare.retrieval.dense import BiEncoderRetriever, IndexFileError
 from ragcompare.types import InvalidInputError, RagCompareError
 
 

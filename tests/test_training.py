@@ -1,4 +1,4 @@
-"""Quick plumbing tests for ragcompare.training and ragcompare.model_pack.
+"""Quick plumbing tests for ragcompare.train.core and ragcompare.models.pack.
 
 The tiny randomly-initialised BERT built here only exercises the code paths; it is never a result.
 """
@@ -17,7 +17,8 @@ pytest.importorskip("accelerate")
 
 from _tiny import WORDS, tiny_bert  # noqa: E402
 
-from ragcompare import model_pack, training  # noqa: E402
+from ragcompare.models import pack as model_pack  # noqa: E402
+from ragcompare.train import core as training  # noqa: E402
 from ragcompare.types import InvalidInputError  # noqa: E402
 
 
@@ -337,7 +338,7 @@ def test_gpu_bundle_rebuilds_a_pack_and_extracts_the_changed_tensors(
 
     gb = _gpu_bundle()
     base = _tiny_model_dir(tmp_path / "base")
-    monkeypatch.setattr(model_pack, "_package_base_dir", lambda: base)
+    monkeypatch.setattr(model_pack, "base_model_path", lambda: base)
     monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
     model = training.init_cross_encoder(base, max_length=16)
     training.freeze_layers(model, 0)  # embeddings only: those are what the GPU side lacks

@@ -1,0 +1,170 @@
+"""Head-to-head benchmark of the ranking architectures on one judged collection.
+
+Every pipeline is timed one query at a time (as a search service sees them) after a warm-up query;
+quality comes from ranx over the same queries. Machine and settings travel with the numbers.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from ragcompare.data.beir import Dataset
+from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
+from ragcompare.eval.timing import latency_stats, time_queries
+from ragcompare.sysinfo import machine_info
+from ragcompare.types import InvalidInputError, Results
+
+
+@dataclass
+class BenchRecord:
+    """One pipeline's measured quality and latency, with the settings that produced them."""
+
+    name: str
+    metrics: dict[str, float]
+    latency: dict[str, float]
+    settings: dict[str, object]
+    queries_evaluated: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BenchReport:
+    """All records of one benchmark run plus the machine description."""
+
+    dataset: str
+    records: list[BenchRecord]
+    machine: dict[str, object]
+    setup_seconds: dict[str, float]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pipeline: metrics, p50/p95 latency, queries, notes."""
+        rows = []
+        for r in self.records:
+            row = {"pipeline": r.name, **r.metrics, "p50_ms": r.latency["p50_ms"],
+                   "p95_ms": r.latency["p95_ms"], "queries": r.queries_evaluated,
+                   "notes": "; ".join(r.notes)}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("pipeline")
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict: dataset, machine, setup times and one record per pipeline."""
+        return {"dataset": self.dataset, "machine": self.machine,
+                "setup_seconds": self.setup_seconds, "records": [asdict(r) for r in self.records]}
+
+
+def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
+                  cross_encoder: str | None = None, k_retrieve: int = 20, max_length: int = 256,
+                  rerank_queries: int | None = None, ce_only_queries: int = 2,
+                  ce_only_max_docs: int = 5000, metrics: Sequence[str] = DEFAULT_METRICS,
+                  depth: int = 100, seed: int = 0, progress: bool = True,
+                  hybrid_first_stages: Sequence[str] = ("bi-encoder",),
+                  alphas: Sequence[float] = (), log=print) -> BenchReport:
+    """Run BM25, bi-encoder, their RRF fusion, hybrid reranking and cross-encoder-only.
+
+    ``hybrid_first_stages`` picks which first stages ("bi-encoder", "bm25", "rrf") feed the
+    reranker; each ``alphas`` value adds, per first stage, a hybrid that interpolates the
+    cross-encoder and first-stage scores (``HybridPipeline(alpha=...)``); cross-encoder-only runs
+    on ``ce_only_queries`` sampled queries (it scores every document) when the corpus has at most
+    ``ce_only_max_docs`` documents.
+    """
+    from ragcompare.models.resolve import DEFAULT_BI_ENCODER
+    from ragcompare.retrieval.bm25 import BM25Retriever
+    from ragcompare.retrieval.dense import BiEncoderRetriever
+    from ragcompare.retrieval.fusion import FusionRetriever
+    from ragcompare.types import check_alpha
+
+    alphas = [check_alpha(a) for a in alphas]  # fail before the long runs, not after
+
+    bi_encoder = bi_encoder or DEFAULT_BI_ENCODER
+    texts = dataset.texts
+    depth = min(depth, len(texts))
+    setup: dict[str, float] = {}
+    records: list[BenchRecord] = []
+
+    def record(name: str, retriever, queries: Mapping[str, str], settings: dict,
+               notes: list[str] | None = None, k: int = depth, warmup: int = 1) -> Results:
+        log(f"  running {name} on {len(queries)} queries ...")
+        results, times = time_queries(retriever, queries, k, warmup=warmup, progress=progress,
+                                      desc=name)
+        records.append(BenchRecord(name, evaluate(results, dataset.qrels, metrics),
+                                   latency_stats(times), settings, len(results), notes or []))
+        return results
+
+    t0 = time.perf_counter()
+    bm25 = BM25Retriever().index(texts)
+    setup["bm25_index_s"] = time.perf_counter() - t0
+    record("bm25", bm25, dataset.queries, {"k1": bm25.k1, "b": bm25.b, "stemmer": "snowball-en"})
+
+    t0 = time.perf_counter()
+    bi = BiEncoderRetriever(bi_encoder, show_progress=progress).index(texts)
+    setup["bi_encoder_index_s"] = time.perf_counter() - t0
+    hit_rate = bi.cache.hit_rate if bi.cache else 0.0
+    setup["embedding_cache_hit_rate"] = hit_rate
+    record("bi-encoder", bi, dataset.queries,
+           {"model": bi_encoder, "index": bi.index_factory, "dim": bi.dim})
+
+    fusion = FusionRetriever([bm25, bi], k_each=depth)
+    record("rrf(bm25+bi-encoder)", fusion, dataset.queries, {"method": "rrf", "k": 60,
+                                                            "k_each": depth})
+
+    reranker = _load_reranker(cross_encoder, dataset.name, max_length, log)
+    if reranker is None:
+        return BenchReport(dataset.name, records, machine_info(), setup)
+    ce_name, ce, ce_notes = reranker
+    from ragcompare.rerank.pipeline import CrossEncoderOnly, HybridPipeline
+
+    sample = dataset.sample_queries(rerank_queries, seed)
+    base = {"cross_encoder": ce_name, "max_length": max_length, "k_retrieve": k_retrieve}
+    notes = list(ce_notes)
+    if len(sample) < len(dataset.queries):
+        notes.append(f"sampled {len(sample)} of {len(dataset.queries)} queries")
+    stages = {"bi-encoder": bi, "bm25": bm25, "rrf": fusion}
+    unknown = set(hybrid_first_stages) - set(stages)
+    if unknown:
+        raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {sorted(stages)}")
+    for first_name in hybrid_first_stages:
+        first = stages[first_name]
+        for alpha in (None, *alphas):
+            hybrid = HybridPipeline(first, ce, k_retrieve=k_retrieve, alpha=alpha)
+            hybrid.texts = texts
+            mix = "" if alpha is None else f" (alpha={alpha:g})"
+            record(f"{first_name} >> cross-encoder@{k_retrieve}{mix}", hybrid, sample,
+                   {**base, "first_stage": first_name, "alpha": alpha}, notes)
+
+    if ce_only_queries > 0 and len(texts) <= ce_only_max_docs:
+        few = dataset.sample_queries(ce_only_queries, seed)
+        only = CrossEncoderOnly(ce).index(texts)
+        t0 = time.perf_counter()
+        record("cross-encoder only", only, few, {**base, "k_retrieve": len(texts)},
+               [*ce_notes, f"only {len(few)} sampled queries: scores all {len(texts)} documents "
+                           "per query; metrics are noisy"], k=depth, warmup=0)
+        setup["cross_encoder_only_s"] = time.perf_counter() - t0
+    elif ce_only_queries > 0:
+        log(f"  cross-encoder only skipped: {len(texts)} documents > ce_only_max_docs")
+    return BenchReport(dataset.name, records, machine_info(), setup)
+
+
+def _load_reranker(cross_encoder: str | None, dataset_name: str, max_length: int, log):
+    """Load the requested (or default held-out) reranker; None with a message if unavailable."""
+    from ragcompare.models.resolve import ModelNotAvailableError, pick_reranker, training_collections
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
+
+    try:
+        name = cross_encoder or pick_reranker(dataset_name)
+        ce = CrossEncoderReranker(name, max_length=max_length)
+    except ModelNotAvailableError as e:
+        log(f"  hybrid and cross-encoder-only skipped: {e}")
+        return None
+    notes = []
+    trained_on = training_collections(ce.resolved)
+    if dataset_name.lower() in trained_on:
+        msg = (f"{name} was trained on {dataset_name}'s own judgments: its scores here are not a "
+               "fair (held-out) evaluation")
+        warnings.warn(msg, stacklevel=2)
+        notes.append("NOT HELD OUT: reranker trained on this collection")
+    return name, ce, notes

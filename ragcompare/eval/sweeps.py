@@ -1,0 +1,114 @@
+"""Rerank-depth (``k_retrieve``) sweeps of a two-stage pipeline, scoring each (query, document) pair
+once, and per-stage timings of a pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
+from ragcompare.rerank.head import rerank_head
+from ragcompare.types import InvalidInputError, Results
+
+
+class PairScoreCache:
+    """Cross-encoder scores memoised per (query, doc id): each pair is scored once per session.
+
+    Scores of a pair do not depend on the other candidates, so sweeps over ``k_retrieve`` or over
+    first stages can share them; this class is for quality sweeps, never for timing.
+    """
+
+    def __init__(self, reranker, texts: Mapping[str, str]) -> None:
+        self.reranker, self.texts = reranker, texts
+        self.scores: dict[tuple[str, str], float] = {}
+        self.pairs_scored = 0
+        self.seconds = 0.0
+
+    def get(self, query: str, doc_ids: Sequence[str]) -> dict[str, float]:
+        """Scores of ``doc_ids`` for ``query``, computing only the missing pairs (in one batch)."""
+        todo = [d for d in dict.fromkeys(doc_ids) if (query, d) not in self.scores]
+        if todo:
+            t0 = time.perf_counter()
+            values = self.reranker.score(query, [self.texts[d] for d in todo])
+            self.seconds += time.perf_counter() - t0
+            self.pairs_scored += len(todo)
+            self.scores.update({(query, d): float(s) for d, s in zip(todo, values)})
+        return {d: self.scores[(query, d)] for d in doc_ids}
+
+
+def rerank_results(first_stage: Results, queries: Mapping[str, str], cache: PairScoreCache,
+                   k_retrieve: int, k: int = 100) -> Results:
+    """Rerank the top ``k_retrieve`` of every query's first-stage hits with cached pair scores."""
+    out: Results = {}
+    for qid, hits in first_stage.items():
+        head = [h.doc_id for h in hits[:k_retrieve]]
+        out[qid] = rerank_head(hits, cache.get(queries[qid], head), k_retrieve, k)
+    return out
+
+
+def sweep_k_retrieve(first_stage: Results, queries: Mapping[str, str], cache: PairScoreCache,
+                     qrels: Mapping[str, Mapping[str, int]], depths: Sequence[int], k: int = 100,
+                     metrics: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
+    """Quality of first stage -> rerank top ``k_retrieve`` for each depth (0 = no reranking)."""
+    rows = []
+    for depth in depths:
+        if depth < 0:
+            raise InvalidInputError(f"k_retrieve must be >= 0, got {depth}")
+        res = first_stage if depth == 0 else rerank_results(first_stage, queries, cache, depth, k)
+        rows.append({"k_retrieve": depth, **evaluate(res, qrels, metrics)})
+    return pd.DataFrame(rows)
+
+
+def time_k_retrieve(first_stage, reranker, texts: Mapping[str, str], queries: Mapping[str, str],
+                    depths: Sequence[int], k: int = 10) -> pd.DataFrame:
+    """Per-query wall-clock latency of the real two-stage pipeline for each ``k_retrieve``.
+
+    Each query is searched alone after one warm-up query; rows hold the median and mean latency
+    (ms) and the median time of each stage.
+    """
+    from ragcompare.eval.timing import time_queries
+    from ragcompare.rerank.pipeline import HybridPipeline
+
+    rows = []
+    for depth in depths:
+        pipe = HybridPipeline(first_stage, reranker, k_retrieve=max(depth, 1))
+        pipe.texts = dict(texts)
+        if depth == 0:  # first stage alone
+            _, times = time_queries(first_stage, queries, k)
+            retrieve = rerank = None
+        else:
+            retrieve, rerank = [], []
+            ids = list(queries)
+            pipe.search([queries[ids[0]]], k)  # warm-up
+            times = []
+            for qid in ids:
+                t0 = time.perf_counter()
+                pipe.search([queries[qid]], k)
+                times.append(time.perf_counter() - t0)
+                retrieve.append(pipe.last_timings["retrieve"][0])
+                rerank.append(pipe.last_timings["rerank"][0])
+        rows.append({"k_retrieve": depth, "p50_ms": 1000 * float(np.median(times)),
+                     "mean_ms": 1000 * float(np.mean(times)),
+                     "retrieve_ms": 1000 * float(np.median(retrieve if retrieve else times)),
+                     "rerank_ms": 1000 * float(np.median(rerank)) if rerank else 0.0,
+                     "queries": len(times)})
+    return pd.DataFrame(rows)
+
+
+def stage_timings(retriever, queries: Mapping[str, str], k: int = 10, warmup: int = 1
+                  ) -> pd.DataFrame:
+    """Search each query alone; one row per query with the retriever's ``last_timings`` (ms)."""
+    ids = list(queries)
+    for qid in ids[:warmup]:
+        retriever.search([queries[qid]], k)
+    rows = []
+    for qid in ids:
+        t0 = time.perf_counter()
+        retriever.search([queries[qid]], k)
+        total = time.perf_counter() - t0
+        stages = {name: 1000 * float(np.sum(v)) for name, v in retriever.last_timings.items()}
+        rows.append({"query_id": qid, **stages, "total": 1000 * total})
+    return pd.DataFrame(rows).set_index("query_id")

@@ -1,0 +1,79 @@
+"""Reciprocal-rank (and other) fusion of several first stages, via ranx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from ranx import Run, fuse
+
+from ragcompare.types import Hit, InvalidInputError, check_k, check_queries
+
+
+def hits_to_run(hits: Sequence[list[Hit]], name: str) -> Run:
+    """Wrap per-query hit lists (queries numbered in order) as a ranx Run."""
+    return Run({f"q{i}": ({h.doc_id: h.score for h in row} or {"__none__": 0.0})
+                for i, row in enumerate(hits)}, name=name)
+
+
+def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rrf",
+              params: Mapping[str, float] | None = None,
+              names: Sequence[str] | None = None) -> list[list[Hit]]:
+    """Fuse several rankings of the same queries with ``ranx.fuse`` and keep the top ``k``."""
+    if len(rankings) < 2:
+        raise InvalidInputError("fusion needs at least two rankings")
+    n = len(rankings[0])
+    if any(len(r) != n for r in rankings):
+        raise InvalidInputError("every ranking must cover the same queries")
+    names = list(names or [f"run{i}" for i in range(len(rankings))])
+    runs = [hits_to_run(r, nm) for r, nm in zip(rankings, names)]
+    fused = fuse(runs=runs, method=method, params=dict(params or {"k": 60}),
+                 norm=None if method == "rrf" else "min-max").to_dict()
+    out = []
+    for i in range(n):
+        row = sorted(((d, s) for d, s in fused.get(f"q{i}", {}).items() if d != "__none__"),
+                     key=lambda x: (-x[1], x[0]))
+        out.append([Hit(d, float(s)) for d, s in row[:k]])
+    return out
+
+
+class FusionRetriever:
+    """Run several retrievers and fuse their rankings (reciprocal-rank fusion by default)."""
+
+    def __init__(self, retrievers: Sequence, k_each: int = 100, method: str = "rrf",
+                 params: Mapping[str, float] | None = None) -> None:
+        if len(retrievers) < 2:
+            raise InvalidInputError("FusionRetriever needs at least two retrievers")
+        self.retrievers, self.k_each, self.method = list(retrievers), k_each, method
+        self.params = dict(params or {"k": 60})
+        self.last_timings: dict[str, float] = {}
+        self.name = f"{method}(" + " + ".join(r.name for r in self.retrievers) + ")"
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """Ids of the corpus the retrievers index."""
+        return self.retrievers[0].doc_ids
+
+    def index(self, corpus: Mapping[str, object]) -> FusionRetriever:
+        """Index ``corpus`` in every retriever."""
+        for r in self.retrievers:
+            r.index(corpus)
+        return self
+
+    def search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+        """Search with every retriever (top ``k_each``), fuse, keep the top ``k``."""
+        queries = check_queries(queries)
+        n_docs = len(self.doc_ids)
+        check_k(k, n_docs)
+        each = max(k, min(self.k_each, n_docs))
+        timings: dict[str, float] = {}
+        rankings = []
+        for r in self.retrievers:
+            t0 = time.perf_counter()
+            rankings.append(r.search(queries, each))
+            timings[r.name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = fuse_hits(rankings, k, self.method, self.params, [r.name for r in self.retrievers])
+        timings["fuse"] = time.perf_counter() - t0
+        self.last_timings = timings
+        return out
