@@ -23,52 +23,31 @@ from ragcompare.types import (
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    # data
-    "Dataset": "ragcompare.data.beir",
-    "Document": "ragcompare.data.beir",
-    "DatasetError": "ragcompare.data.beir",
-    "load_dataset": "ragcompare.data.beir",
-    "load_sentence_pairs": "ragcompare.data.pairs",
-    # models
-    "ModelNotAvailableError": "ragcompare.models.resolve",
-    "model_guide": "ragcompare.models.resolve",
-    "pick_reranker": "ragcompare.models.resolve",
-    "resolve_model": "ragcompare.models.resolve",
-    "training_collections": "ragcompare.models.resolve",
-    # retrieval
-    "BM25Retriever": "ragcompare.retrieval.bm25",
-    "BiEncoderRetriever": "ragcompare.retrieval.dense",
-    "EmbeddingCache": "ragcompare.retrieval.cache",
-    "FusionRetriever": "ragcompare.retrieval.fusion",
-    # rerank
-    "CrossEncoderReranker": "ragcompare.rerank.cross_encoder",
-    "OnnxCrossEncoderReranker": "ragcompare.rerank.onnx",
-    "HybridPipeline": "ragcompare.rerank.pipeline",
-    "CrossEncoderOnly": "ragcompare.rerank.pipeline",
-    "rerank_head": "ragcompare.rerank.head",
-    "interpolate_hits": "ragcompare.rerank.head",
-    # eval
-    "evaluate": "ragcompare.eval.metrics",
-    "compare": "ragcompare.eval.metrics",
-    "retrieve": "ragcompare.eval.metrics",
-    "spearman": "ragcompare.eval.sts",
-    "latency_stats": "ragcompare.eval.timing",
-    "time_queries": "ragcompare.eval.timing",
-    "run_benchmark": "ragcompare.eval.bench",
-    "describe_machine": "ragcompare.sysinfo",
-    "quick_mode": "ragcompare.settings",
-    # decide
-    "recommend": "ragcompare.decide.recommend",
-    "load_profile": "ragcompare.decide.calibrate",
-    "calibrate": "ragcompare.decide.calibrate",
+_PUBLIC = {
+    "data.beir": "Dataset Document DatasetError load_dataset",
+    "data.pairs": "load_sentence_pairs",
+    "models.resolve": "ModelNotAvailableError model_guide pick_reranker resolve_model training_collections",
+    "retrieval.bm25": "BM25Retriever",
+    "retrieval.dense": "BiEncoderRetriever",
+    "retrieval.cache": "EmbeddingCache",
+    "retrieval.fusion": "FusionRetriever",
+    "rerank.cross_encoder": "CrossEncoderReranker",
+    "rerank.onnx": "OnnxCrossEncoderReranker",
+    "rerank.pipeline": "HybridPipeline CrossEncoderOnly",
+    "rerank.head": "rerank_head interpolate_hits",
+    "eval.metrics": "evaluate compare retrieve",
+    "eval.sts": "spearman",
+    "eval.timing": "latency_stats time_queries",
+    "eval.bench": "run_benchmark",
+    "sysinfo": "describe_machine",
+    "settings": "quick_mode",
+    "decide.recommend": "recommend",
+    "decide.calibrate": "load_profile calibrate",
 }
 
+__getattr__, __dir__, _lazy_names = lazy_exports(__name__, _PUBLIC, globals())
 __all__ = ["Hit", "InvalidInputError", "RagCompareError", "Reranker", "Retriever", "__version__",
-           *_EXPORTS]
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+           *_lazy_names]
 
 if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.data.beir import Dataset, DatasetError, Document, load_dataset  # noqa: F401

@@ -7,20 +7,24 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 
 
-def lazy_exports(package: str, exports: Mapping[str, str], namespace: dict
-                 ) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package`` whose public ``name`` lives in module
-    ``exports[name]`` (a full dotted path); the first lookup caches the object in ``namespace``."""
+def lazy_exports(package: str, modules: Mapping[str, str], namespace: dict
+                 ) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``.
+
+    ``modules`` maps a module path relative to ``package`` (``"beir"``, ``"data.beir"``) to the
+    space-separated public names it defines; the first lookup of a name imports its module and caches
+    the object in ``namespace`` (the package's ``globals()``).
+    """
+    where = {name: f"{package}.{module}" for module, names in modules.items() for name in names.split()}
 
     def __getattr__(name: str) -> object:
-        module = exports.get(name)
-        if module is None:
+        if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(import_module(module), name)
+        value = getattr(import_module(where[name]), name)
         namespace[name] = value
         return value
 
     def __dir__() -> list[str]:
-        return sorted({*namespace.get("__all__", ()), *exports})
+        return sorted({*namespace.get("__all__", ()), *where})
 
-    return __getattr__, __dir__
+    return __getattr__, __dir__, list(where)

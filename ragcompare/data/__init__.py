@@ -2,15 +2,7 @@
 
 from ragcompare._lazy import lazy_exports
 
-_EXPORTS = {
-    "Dataset": "ragcompare.data.beir",
-    "Document": "ragcompare.data.beir",
-    "DatasetError": "ragcompare.data.beir",
-    "load_dataset": "ragcompare.data.beir",
-    "load_beir_folder": "ragcompare.data.beir",
-    "available_local": "ragcompare.data.beir",
-    "load_sentence_pairs": "ragcompare.data.pairs",
-    "scaled_pairs": "ragcompare.data.pairs",
-}
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "beir": "Dataset Document DatasetError load_dataset load_beir_folder available_local",
+    "pairs": "load_sentence_pairs scaled_pairs",
+}, globals())

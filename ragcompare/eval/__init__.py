@@ -3,25 +3,10 @@ rerank-depth sweeps, the ANN frontier and performance runs."""
 
 from ragcompare._lazy import lazy_exports
 
-_EXPORTS = {
-    "evaluate": "ragcompare.eval.metrics",
-    "compare": "ragcompare.eval.metrics",
-    "retrieve": "ragcompare.eval.metrics",
-    "to_results": "ragcompare.eval.metrics",
-    "DEFAULT_METRICS": "ragcompare.eval.metrics",
-    "spearman": "ragcompare.eval.sts",
-    "mix_scores": "ragcompare.eval.sts",
-    "fit_mix_weight": "ragcompare.eval.sts",
-    "latency_stats": "ragcompare.eval.timing",
-    "time_queries": "ragcompare.eval.timing",
-    "measure": "ragcompare.eval.timing",
-    "measure_interleaved": "ragcompare.eval.timing",
-    "run_benchmark": "ragcompare.eval.bench",
-    "PairScoreCache": "ragcompare.eval.sweeps",
-    "rerank_results": "ragcompare.eval.sweeps",
-    "sweep_k_retrieve": "ragcompare.eval.sweeps",
-    "time_k_retrieve": "ragcompare.eval.sweeps",
-    "stage_timings": "ragcompare.eval.sweeps",
-}
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "metrics": "evaluate compare retrieve to_results DEFAULT_METRICS",
+    "sts": "spearman mix_scores fit_mix_weight",
+    "timing": "latency_stats time_queries measure measure_interleaved",
+    "bench": "run_benchmark",
+    "sweeps": "PairScoreCache rerank_results sweep_k_retrieve time_k_retrieve stage_timings",
+}, globals())

@@ -2,13 +2,9 @@
 
 from ragcompare._lazy import lazy_exports
 
-_EXPORTS = {
-    "BM25Retriever": "ragcompare.retrieval.bm25",
-    "BiEncoderRetriever": "ragcompare.retrieval.dense",
-    "IndexFileError": "ragcompare.retrieval.dense",
-    "EmbeddingCache": "ragcompare.retrieval.cache",
-    "FusionRetriever": "ragcompare.retrieval.fusion",
-    "fuse_hits": "ragcompare.retrieval.fusion",
-}
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "bm25": "BM25Retriever",
+    "dense": "BiEncoderRetriever IndexFileError",
+    "cache": "EmbeddingCache",
+    "fusion": "FusionRetriever fuse_hits",
+}, globals())

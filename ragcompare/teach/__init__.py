@@ -3,22 +3,9 @@ and bi-encoder use cases beyond search (clustering, near-duplicates, FAQ matchin
 
 from ragcompare._lazy import lazy_exports
 
-_EXPORTS = {
-    "cluster_vectors": "ragcompare.teach.usecases",
-    "cluster_table": "ragcompare.teach.usecases",
-    "project_2d": "ragcompare.teach.usecases",
-    "near_duplicates": "ragcompare.teach.usecases",
-    "similarity_histogram_values": "ragcompare.teach.usecases",
-    "match_faq": "ragcompare.teach.usecases",
-    "faq_threshold_curve": "ragcompare.teach.usecases",
-    "load_attention_model": "ragcompare.teach.explain",
-    "cross_encoder_attention": "ragcompare.teach.explain",
-    "bi_encoder_token_similarity": "ragcompare.teach.explain",
-    "plot_token_matrix": "ragcompare.teach.explain",
-    "precompute_costs": "ragcompare.teach.explain",
-    "pair_lengths": "ragcompare.teach.explain",
-    "truncation_experiment": "ragcompare.teach.explain",
-    "pair_cost": "ragcompare.teach.explain",
-}
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "usecases": ("cluster_vectors cluster_table project_2d near_duplicates  "
+        "similarity_histogram_values match_faq faq_threshold_curve"),
+    "explain": ("load_attention_model cross_encoder_attention bi_encoder_token_similarity  "
+        "plot_token_matrix precompute_costs pair_lengths truncation_experiment pair_cost"),
+}, globals())

@@ -3,7 +3,5 @@ cards and GPU bundles."""
 
 from ragcompare._lazy import lazy_exports
 
-_EXPORTS = {
-}
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+}, globals())
