@@ -17,33 +17,17 @@
 # machine (measured, printed below).
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
+from IPython.display import display
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %% [markdown]
 # ## The collection and one query
@@ -53,7 +37,7 @@ print(describe_machine())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from ragcompare.data.beir import load_dataset
+from ragcompare import load_dataset
 
 dataset = load_dataset("cranfield")
 qid, doc_id = "1", "184"
@@ -71,7 +55,7 @@ print(f"document {doc_id} (grade {dataset.qrels[qid][doc_id]}): {document[:240]}
 # offline.
 
 # %%
-from ragcompare.retrieval.dense import BiEncoderRetriever
+from ragcompare import BiEncoderRetriever
 
 bi = BiEncoderRetriever("sentence-transformers/all-MiniLM-L6-v2", show_progress=False)
 q_vec = bi.encode_queries([query])[0]
@@ -94,16 +78,16 @@ print(f"relevance = cosine(query, document) = {float(q_vec @ d_vec):.2f}")
 # whole pair has to be read again.
 
 # %%
+from pathlib import Path
 
-from ragcompare.models.resolve import pick_reranker, training_collections
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker
+from ragcompare import CrossEncoderReranker, pick_reranker, training_collections
 
 # The reranker: the hub's ms-marco MiniLM when online; offline, ragcompare's own trained model that
 # never saw this collection's judgments. RAGCOMPARE_RERANKER overrides it (a model id or folder).
 reranker_name = pick_reranker(dataset.name)
 reranker = CrossEncoderReranker(reranker_name, max_length=256)
 print("cross-encoder:", reranker_name)
-print("  loaded from:", reranker.resolved)
+print("  loaded from the folder:", Path(reranker.resolved).name)
 print("  trained on the judgments of:", sorted(training_collections(reranker.resolved)) or "(hub model)")
 tokens = reranker.model.tokenizer.tokenize(query, document)
 print(f"joint input: {len(tokens) + 3} tokens, starting", " ".join(["[CLS]"] + tokens[:22]), "...")
@@ -121,11 +105,11 @@ print(f"score(query, relevant document) = {reranker.score(query, [document])[0]:
 # single pooled vector has to summarise.
 
 # %%
-from ragcompare.teach.explain import (
-    bi_encoder_token_similarity,
-    cross_encoder_attention,
-    load_attention_model,
-    plot_token_matrix,
+from ragcompare.teach import (
+               bi_encoder_token_similarity,
+               cross_encoder_attention,
+               load_attention_model,
+               plot_token_matrix,
 )
 
 att_tokenizer, att_model = load_attention_model(reranker.resolved)
@@ -156,7 +140,7 @@ display(similarity.top_pairs(5))
 # grade.
 
 # %%
-from ragcompare.rerank.pipeline import HybridPipeline
+from ragcompare import HybridPipeline
 
 bi.index(dataset.texts)  # document vectors: from the on-disk cache after the first run
 hybrid = HybridPipeline(bi, reranker, k_retrieve=20)
@@ -178,7 +162,7 @@ pd.DataFrame([{"hybrid rank": r, "bi-encoder rank": first_rank[h.doc_id], "doc_i
 # *Timings are not checked by the tests: they depend on the machine and its load.*
 
 # %%
-from ragcompare.teach.explain import precompute_costs
+from ragcompare.teach import precompute_costs
 
 costs = precompute_costs(bi, reranker, dataset.texts, query, sample_docs=8 if QUICK else 24,
                          k_retrieve=20)

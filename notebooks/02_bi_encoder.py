@@ -18,33 +18,18 @@
 # Every number below is computed by the cells; timings depend on the machine (printed next).
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
+from IPython.display import display
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %% [markdown]
 # ## 1 · The collection
@@ -54,7 +39,7 @@ print(describe_machine())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from ragcompare.data.beir import load_dataset
+from ragcompare import load_dataset
 
 dataset = load_dataset("cranfield")
 print(dataset)
@@ -75,7 +60,7 @@ print(f"judged relevant for query {qid}: {sorted(dataset.qrels[qid], key=int)}")
 # %%
 import time
 
-from ragcompare.retrieval.dense import BiEncoderRetriever
+from ragcompare import BiEncoderRetriever
 
 bi = BiEncoderRetriever("sentence-transformers/all-MiniLM-L6-v2", index_factory="Flat",
                         show_progress=False)
@@ -135,7 +120,7 @@ show_hits(hits, qid)
 # MAP). In quick mode a reproducible sample of queries is used.
 
 # %%
-from ragcompare.eval.metrics import evaluate, retrieve
+from ragcompare import evaluate, retrieve
 
 eval_queries = dataset.sample_queries(60 if QUICK else None)
 bi_results = retrieve(bi, eval_queries, k=100)
@@ -151,8 +136,8 @@ print(f"{len(eval_queries)} queries:", {m: round(v, 3) for m, v in bi_metrics.it
 # it; they are never checked by the tests.*
 
 # %%
-from ragcompare.eval.sweeps import stage_timings
-from ragcompare.eval.timing import latency_stats
+from ragcompare import latency_stats
+from ragcompare.eval import stage_timings
 
 lat_queries = dataset.sample_queries(20 if QUICK else 100, seed=1)
 lat = stage_timings(bi, lat_queries, k=10)
@@ -179,7 +164,7 @@ plt.show()
 # a class-based TF-IDF), and PCA draws the 384-dimensional vectors on a 2-D map.
 
 # %%
-from ragcompare.teach.usecases import cluster_table, cluster_vectors, project_2d
+from ragcompare.teach import cluster_table, cluster_vectors, project_2d
 
 n_clusters = 8
 texts = list(dataset.texts.values())
@@ -215,7 +200,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from ragcompare.teach.usecases import near_duplicates, similarity_histogram_values
+from ragcompare.teach import near_duplicates, similarity_histogram_values
 
 threshold = 0.95
 dups = near_duplicates(bi.doc_ids, doc_vectors, threshold=threshold, texts=dataset.texts)
@@ -254,7 +239,7 @@ print(f"random pairs: median cosine {np.median(sims):.2f}, "
 # the plot shows how much precision each step of coverage buys.
 
 # %%
-from ragcompare.teach.usecases import faq_threshold_curve, match_faq
+from ragcompare.teach import faq_threshold_curve, match_faq
 
 faq_ids = [d for d, doc in dataset.corpus.items() if doc.title]
 faq_vectors = bi.encode_documents([dataset.corpus[d].title for d in faq_ids])  # cached after run 1
@@ -295,7 +280,7 @@ examples
 # weights cannot be shipped here:
 
 # %%
-from ragcompare.models.resolve import hub_reachable
+from ragcompare.models import hub_reachable
 
 if hub_reachable() and not QUICK:
     asym = BiEncoderRetriever(
@@ -323,7 +308,7 @@ print("query encoder is a second model object:", two_model.query_model is not tw
 print("same weights -> identical query vectors:", same)
 
 # %%
-from ragcompare.eval.metrics import to_results
+from ragcompare.eval import to_results
 
 q_ids = list(eval_queries)
 prefixed = bi.query_model.encode([eval_queries[q] for q in q_ids], prompt="query: ",

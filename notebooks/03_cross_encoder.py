@@ -18,41 +18,29 @@
 #    which need a model we cannot ship (the code a connected user runs is included).
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
+from IPython.display import display
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %%
 import os
+from pathlib import Path
 
-from ragcompare.data.beir import load_dataset
-from ragcompare.models.resolve import pick_reranker, training_collections
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker
-from ragcompare.retrieval.dense import BiEncoderRetriever
+from ragcompare import (
+    BiEncoderRetriever,
+    CrossEncoderReranker,
+    load_dataset,
+    pick_reranker,
+    training_collections,
+)
 
 dataset = load_dataset("cranfield")
 # The reranker: the hub's ms-marco MiniLM when online; offline, ragcompare's own trained model that
@@ -60,7 +48,7 @@ dataset = load_dataset("cranfield")
 reranker_name = pick_reranker(dataset.name)
 reranker = CrossEncoderReranker(reranker_name, max_length=256)
 print(dataset)
-print("cross-encoder:", reranker_name, "->", reranker.resolved)
+print("cross-encoder:", reranker_name, "-> folder", Path(reranker.resolved).name)
 print("trained on the judgments of:", sorted(training_collections(reranker.resolved)) or "(hub model)")
 bi = BiEncoderRetriever("sentence-transformers/all-MiniLM-L6-v2", show_progress=False)
 bi.index(dataset.texts)
@@ -73,7 +61,7 @@ bi.index(dataset.texts)
 # after, with the judges' grade (0 = not judged relevant).
 
 # %%
-from ragcompare.eval.metrics import evaluate
+from ragcompare import evaluate
 
 qid = "1"
 query = dataset.queries[qid]
@@ -96,8 +84,8 @@ table.head(10)
 # sections reuse them instead of scoring the same pairs again.
 
 # %%
-from ragcompare.eval.metrics import compare, retrieve
-from ragcompare.eval.sweeps import PairScoreCache, rerank_results
+from ragcompare import compare, retrieve
+from ragcompare.eval import PairScoreCache, rerank_results
 
 sample = dataset.sample_queries(10 if QUICK else 30)
 first = retrieve(bi, sample, k=100)
@@ -119,7 +107,7 @@ quality
 # this collection (judged grade > 0 counts as relevant; unjudged documents count as not relevant).
 
 # %%
-from ragcompare.rerank.cross_encoder import sigmoid
+from ragcompare.rerank import sigmoid
 
 pairs = [(query, dataset.texts[h.doc_id]) for h in reranked[:5]]
 raw = reranker.score_pairs(pairs)
@@ -173,7 +161,7 @@ print(f"{len(logits)} pairs: {above_text}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from ragcompare.teach.explain import pair_lengths
+from ragcompare.teach import pair_lengths
 
 tokenizer = reranker.model.tokenizer
 lengths = pair_lengths(tokenizer, query, list(dataset.texts.values()))
@@ -203,7 +191,7 @@ plt.show()
 # overlapping passages and keep the best passage's score (**MaxP**), shown in the last column.
 
 # %%
-from ragcompare.teach.explain import truncation_experiment
+from ragcompare.teach import truncation_experiment
 
 relevant_doc = "184"
 non_relevant = [d for d in dataset.corpus if d not in judged and dataset.corpus[d].text][:6]
@@ -224,7 +212,7 @@ print(trunc[["pair_tokens", "relevant_text_visible", "passages"]].to_string())
 # depend on the machine and its load and are not checked by the tests.*
 
 # %%
-from ragcompare.teach.explain import pair_cost
+from ragcompare.teach import pair_cost
 
 long_docs = [d for d in dataset.corpus if lengths[bi.doc_ids.index(d)] > 300][: 8 if QUICK else 24]
 timing_pairs = [(query, dataset.texts[d]) for d in long_docs]
@@ -252,7 +240,7 @@ print(f"at max_length 256: {ms_256:.0f} ms per pair -> top-20 rerank ~{20 * ms_2
 #
 # | use case | model it needs | here |
 # |---|---|---|
-# | rerank search / RAG candidates | relevance cross-encoder (MS MARCO style) | shown above (offline reranker) |
+# | rerank search / RAG candidates | relevance cross-encoder (MS MARCO style) | shown above (offline model) |
 # | highlight the answering passage | the same relevance cross-encoder | shown below |
 # | semantic textual similarity (STS) | STS cross-encoder (`cross-encoder/stsb-*`) | shown below if shipped |
 # | NLI, zero-shot classification | NLI cross-encoder (`cross-encoder/nli-deberta-v3-*`) | hub only |
@@ -281,9 +269,8 @@ snippets.head(4)
 # sample of the STS-B test split.
 
 # %%
-from ragcompare.data.pairs import load_sentence_pairs
-from ragcompare.eval.sts import spearman
-from ragcompare.models.resolve import DEFAULT_STS_CROSS_ENCODER, ModelNotAvailableError
+from ragcompare import ModelNotAvailableError, load_sentence_pairs, spearman
+from ragcompare.models import DEFAULT_STS_CROSS_ENCODER
 
 sts = load_sentence_pairs("stsb", "test", n=150 if QUICK else 600, seed=0)
 bi_cos = np.sum(bi.encode_queries(list(sts.sentence1)) * bi.encode_queries(list(sts.sentence2)), axis=1)
@@ -310,7 +297,7 @@ pd.Series(sts_rows, name="spearman").round(3).to_frame()
 # partly distilled from such a combination, so the two agree more than independent models would.)
 
 # %%
-from ragcompare.eval.sts import fit_mix_weight, mix_scores
+from ragcompare.eval import fit_mix_weight, mix_scores
 
 if sts_ce is not None:
     dev = load_sentence_pairs("stsb", "dev", n=200 if QUICK else None, seed=0)
@@ -328,7 +315,7 @@ pd.Series(sts_rows, name="spearman").round(3).to_frame()
 # The next cell is what a connected user runs; offline it says so and skips.
 
 # %%
-from ragcompare.models.resolve import hub_reachable
+from ragcompare.models import hub_reachable
 
 if hub_reachable() and not QUICK:
     from sentence_transformers import CrossEncoder

@@ -14,42 +14,30 @@
 #    against what we measure here.
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
+from IPython.display import display
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %%
+from pathlib import Path
 
-from ragcompare.data.beir import load_dataset
-from ragcompare.models.resolve import pick_reranker, training_collections
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker
-from ragcompare.retrieval.bm25 import BM25Retriever
-from ragcompare.retrieval.dense import BiEncoderRetriever
-from ragcompare.retrieval.fusion import FusionRetriever
+from ragcompare import (
+    BiEncoderRetriever,
+    BM25Retriever,
+    CrossEncoderReranker,
+    FusionRetriever,
+    load_dataset,
+    pick_reranker,
+    training_collections,
+)
 
 dataset = load_dataset("cranfield")
 bi = BiEncoderRetriever("sentence-transformers/all-MiniLM-L6-v2", show_progress=False)
@@ -60,7 +48,7 @@ rrf = FusionRetriever([bm25, bi], k_each=100)
 # never saw this collection's judgments. RAGCOMPARE_RERANKER overrides it (a model id or folder).
 reranker_name = pick_reranker(dataset.name)
 reranker = CrossEncoderReranker(reranker_name, max_length=256)
-print("cross-encoder:", reranker_name, "->", reranker.resolved)
+print("cross-encoder:", reranker_name, "-> folder", Path(reranker.resolved).name)
 print("trained on the judgments of:", sorted(training_collections(reranker.resolved)) or "(hub model)")
 
 # %%
@@ -75,7 +63,7 @@ print(f"BM25 and bi-encoder both index {len(bm25.doc_ids)} documents; fusion: {r
 # ceiling for a rerank of depth k.
 
 # %%
-from ragcompare.eval.metrics import compare, evaluate, retrieve
+from ragcompare import compare, evaluate, retrieve
 
 all_queries = dataset.sample_queries(30 if QUICK else None)
 first_stages = {"bm25": bm25, "bi-encoder": bi, "rrf(bm25 + bi-encoder)": rrf}
@@ -108,8 +96,8 @@ plt.show()
 # the tests; they depend on the machine and its load.*
 
 # %%
-from ragcompare.eval.sweeps import PairScoreCache, rerank_results, sweep_k_retrieve, time_k_retrieve
-from ragcompare.rerank.pipeline import HybridPipeline
+from ragcompare import HybridPipeline
+from ragcompare.eval import PairScoreCache, rerank_results, sweep_k_retrieve, time_k_retrieve
 
 depths = [0, 5, 10, 20] if QUICK else [0, 5, 10, 20, 30, 50]
 sample = dataset.sample_queries(10 if QUICK else 30)

@@ -16,56 +16,36 @@
 #    stops being feasible.
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %%
-import faiss
-import torch
+from ragcompare import (
+    BiEncoderRetriever,
+    BM25Retriever,
+    CrossEncoderOnly,
+    CrossEncoderReranker,
+    FusionRetriever,
+    HybridPipeline,
+    OnnxCrossEncoderReranker,
+    load_dataset,
+    pick_reranker,
+    training_collections,
+)
+from ragcompare.eval import benchmark_pipelines, measure, measure_interleaved, pareto_front, plot_pareto
+from ragcompare.teach import pin_threads
 
 # Another job may be using the other core: with more torch threads than free cores, torch slows down
 # dramatically (oversubscription). Every comparison here runs baseline and optimized side by side
 # with the SAME thread count, interleaved, so background load hits both alike.
-THREADS = 1
-torch.set_num_threads(THREADS)
-faiss.omp_set_num_threads(THREADS)
-print(f"torch threads: {torch.get_num_threads()}, ONNX Runtime intra-op threads: {THREADS}")
-
-import os
-
-from ragcompare.data.beir import load_dataset
-from ragcompare.eval import perf
-from ragcompare.models.resolve import pick_reranker, training_collections
-from ragcompare.rerank import onnx as optimize
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker
-from ragcompare.rerank.pipeline import CrossEncoderOnly, HybridPipeline
-from ragcompare.retrieval.bm25 import BM25Retriever
-from ragcompare.retrieval.dense import BiEncoderRetriever
-from ragcompare.retrieval.fusion import FusionRetriever
+THREADS = pin_threads(1)  # torch, FAISS and each ONNX Runtime session below
 
 # %% [markdown]
 # ## 1 · Every pipeline on both collections
@@ -84,10 +64,9 @@ tables, components = {}, {}
 for name in ("cranfield", "cisi"):
     dataset = load_dataset(name)
     # held-out reranker per collection; RAGCOMPARE_RERANKER_<NAME> / RAGCOMPARE_RERANKER override it
-    reranker_name = (os.environ.get(f"RAGCOMPARE_RERANKER_{name.upper()}")
-                     or os.environ.get("RAGCOMPARE_RERANKER") or pick_reranker(name))
+    reranker_name = pick_reranker(name)
     ce = CrossEncoderReranker(reranker_name, max_length=256)
-    ce_int8 = optimize.OnnxCrossEncoderReranker(reranker_name, "onnx-int8", threads=THREADS)
+    ce_int8 = OnnxCrossEncoderReranker(reranker_name, "onnx-int8", threads=THREADS)
     bm25 = BM25Retriever().index(dataset.texts)
     bi = BiEncoderRetriever(show_progress=False).index(dataset.texts)
     rrf = FusionRetriever([bm25, bi], k_each=100)
@@ -104,15 +83,15 @@ for name in ("cranfield", "cisi"):
         query_sets["CE int8 only"] = dataset.sample_queries(CE_ONLY_QUERIES, seed=0)
     print(f"{name}: reranker {reranker_name} (trained on the judgments of: "
           f"{sorted(training_collections(ce.resolved)) or 'none recorded (no card.json)'})")
-    tables[name] = perf.benchmark_pipelines(pipelines, dataset, query_sets=query_sets)
+    tables[name] = benchmark_pipelines(pipelines, dataset, query_sets=query_sets)
     # components for the scaling study and the characteristics table
     q = list(dataset.queries.values())[:30]
-    enc = perf.measure(lambda q=q, bi=bi: [bi.encode_queries([x]) for x in q], items_per_call=len(q),
-                       repeats=1, warmup=0)
+    enc = measure(lambda q=q, bi=bi: [bi.encode_queries([x]) for x in q], items_per_call=len(q),
+                  repeats=1, warmup=0)
     pairs = [(q[0], t) for t in list(dataset.texts.values())[:K_RERANK]]
-    speed = perf.measure_interleaved({"fp32": lambda ce=ce, p=pairs: ce.score_pairs(p),
-                                      "int8": lambda ce=ce_int8, p=pairs: ce.score_pairs(p)},
-                                     items_per_call=len(pairs), repeats=3 if QUICK else 10, warmup=1)
+    speed = measure_interleaved({"fp32": lambda ce=ce, p=pairs: ce.score_pairs(p),
+                                 "int8": lambda ce=ce_int8, p=pairs: ce.score_pairs(p)},
+                                items_per_call=len(pairs), repeats=3 if QUICK else 10, warmup=1)
     components[name] = {"encode_ms": 1000 / enc["throughput_per_s"],
                         "pairs_per_s_fp32": speed.loc["fp32", "throughput_per_s"],
                         "pairs_per_s_int8": speed.loc["int8", "throughput_per_s"],
@@ -132,11 +111,11 @@ bench
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for ax, (name, table) in zip(axes, tables.items()):
-    perf.plot_pareto(table, cost="p50_ms", quality="ndcg@10", ax=ax,
-                     title=f"{name}: nDCG@10 vs p50 latency per query ({THREADS} thread)")
+    plot_pareto(table, cost="p50_ms", quality="ndcg@10", ax=ax,
+                title=f"{name}: nDCG@10 vs p50 latency per query ({THREADS} thread)")
     ax.set_xlabel("p50 latency per query (ms, log)")
 plt.tight_layout()
-pareto = {name: list(perf.pareto_front(t, "p50_ms", "ndcg@10").index) for name, t in tables.items()}
+pareto = {name: list(pareto_front(t, "p50_ms", "ndcg@10").index) for name, t in tables.items()}
 for name, front in pareto.items():
     print(f"{name}: Pareto front = {' -> '.join(front)}")
 
@@ -156,7 +135,7 @@ for name, front in pareto.items():
 # * **BM25**: measured up to the largest size built, linear extrapolation beyond (an upper bound), dashed.
 
 # %%
-from ragcompare.eval.ann import synthetic_like  # noqa: F401  (used inside perf.scaling_latency)
+from ragcompare.eval import approach_latency, bm25_scaling, bm25_token_stats, plot_scaling, scaling_latency
 
 cran = load_dataset("cranfield")
 vec_model = BiEncoderRetriever(show_progress=False)
@@ -166,23 +145,23 @@ sizes = [1_000, 10_000] if QUICK else [1_000, 10_000, 100_000, 1_000_000]
 factories = {"Flat (exact)": ("Flat", {}, sizes[-1]),
              "HNSW32 ef=64": ("HNSW32", {"efSearch": 64}, 10_000 if QUICK else 100_000),
              "IVF1024 nprobe=16": ("IVF1024,Flat", {"nprobe": 16}, sizes[-1])}
-search = perf.scaling_latency(real_docs, real_queries, sizes, factories, n_queries=20,
-                              train_size=50_000)
-lengths, probs, q_tokens = perf.bm25_token_stats(list(cran.texts.values()),
-                                                 list(cran.queries.values())[:20])
-bm25_search = perf.bm25_scaling(lengths, probs, q_tokens, sizes[:2] if QUICK else sizes[:3])
+search = scaling_latency(real_docs, real_queries, sizes, factories, n_queries=20,
+                         train_size=50_000)
+lengths, probs, q_tokens = bm25_token_stats(list(cran.texts.values()),
+                                            list(cran.queries.values())[:20])
+bm25_search = bm25_scaling(lengths, probs, q_tokens, sizes[:2] if QUICK else sizes[:3])
 pd.concat([search, bm25_search]).set_index(["index", "docs"])
 
 # %%
 c = components["cranfield"]
-curves = perf.approach_latency(search, c["encode_ms"], c["rerank_ms_fp32"], c["pairs_per_s_fp32"],
-                               sizes, bm25=bm25_search)
-int8_only = perf.approach_latency(search, c["encode_ms"], c["rerank_ms_int8"], c["pairs_per_s_int8"],
-                                  sizes)
+curves = approach_latency(search, c["encode_ms"], c["rerank_ms_fp32"], c["pairs_per_s_fp32"],
+                          sizes, bm25=bm25_search)
+int8_only = approach_latency(search, c["encode_ms"], c["rerank_ms_int8"], c["pairs_per_s_int8"],
+                             sizes)
 int8_only = int8_only[int8_only["approach"] == "cross-encoder only"].assign(
     approach="cross-encoder only (INT8)")
 curves = pd.concat([curves, int8_only])
-ax = perf.plot_scaling(curves)
+ax = plot_scaling(curves)
 ax.set_title(f"Per-query latency vs corpus size ({THREADS} thread; dashed = extrapolated)")
 feasible_1s = int(c["pairs_per_s_fp32"] * 1.0)
 feasible_1s_int8 = int(c["pairs_per_s_int8"] * 1.0)
@@ -228,9 +207,11 @@ characteristics = pd.DataFrame(rows, columns=["aspect", "seed claim", "measured 
 characteristics
 
 # %%
-results = perf.ResultSet("05_benchmarks", settings={"threads": THREADS, "quick": QUICK,
-                                                    "hybrid_queries": HYBRID_QUERIES, "k_rerank": K_RERANK,
-                                                    "scaling": "Gaussian fitted to cranfield embeddings"})
+from ragcompare.eval import ResultSet
+
+results = ResultSet("05_benchmarks", settings={"threads": THREADS, "quick": QUICK,
+                                               "hybrid_queries": HYBRID_QUERIES, "k_rerank": K_RERANK,
+                                               "scaling": "Gaussian fitted to cranfield embeddings"})
 results.add("pipelines", bench)
 results.add("scaling_search", pd.concat([search, bm25_search]))
 results.add("scaling_curves", curves)
@@ -270,7 +251,7 @@ Markdown(f"""
 #
 # 1. Re-run section 1 with `K_RERANK = 50`. How do the hybrids move on the Pareto plot, and is any of
 #    them still on the front?
-# 2. Swap the synthetic vectors for `ann.synthetic_like(real_docs, n, method="noisy")` (resampled real
-#    vectors plus noise). Does exact-search latency change? Why (or why not)?
+# 2. Swap the synthetic vectors for `synthetic_like(real_docs, n, method="noisy")` from `ragcompare.eval`
+#    (resampled real vectors plus noise). Does exact-search latency change? Why (or why not)?
 # 3. Set `THREADS = 2` on an idle machine and re-run: which approaches gain, and which are bound by
 #    something other than arithmetic?

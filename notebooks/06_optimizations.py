@@ -17,57 +17,56 @@
 # 4. measure the **embedding cache** and **multi-process replicas**, and report honestly when an
 #    optimization does not help.
 #
-# The heavy lifting lives in `ragcompare.rerank.onnx`, `ragcompare.eval.ann` and `ragcompare.eval.perf`; the same
-# measurements run from the command line with `scripts/bench_optimize.py` and `scripts/bench_ann.py`.
+# The heavy lifting lives in `ragcompare.rerank` (ONNX export, INT8) and `ragcompare.eval` (variants
+# compared side by side, the ANN frontier, performance runs); the same measurements run from the
+# command line with `scripts/bench_optimize.py` and `scripts/bench_ann.py`.
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %%
-import faiss
-import torch
+from ragcompare.teach import pin_threads
 
-# Another job may be using the other core: with more torch threads than free cores, torch slows down
-# dramatically (oversubscription). Every comparison here runs baseline and optimized side by side
-# with the SAME thread count, interleaved, so background load hits both alike.
-THREADS = 1
-torch.set_num_threads(THREADS)
-faiss.omp_set_num_threads(THREADS)
-print(f"torch threads: {torch.get_num_threads()}, ONNX Runtime intra-op threads: {THREADS}")
+# Baseline and optimized variants always run with the SAME thread count, interleaved, so that another
+# job on a shared machine slows both alike (more torch threads than free cores: oversubscription).
+THREADS = pin_threads(1)  # torch, FAISS and each ONNX Runtime session below
 
-
-from ragcompare.data.beir import load_dataset
-from ragcompare.eval import ann, perf
-from ragcompare.models.resolve import pick_reranker, training_collections
-from ragcompare.rerank import onnx as optimize
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker
-from ragcompare.retrieval.dense import BiEncoderRetriever
+from ragcompare import (
+    BiEncoderRetriever,
+    CrossEncoderReranker,
+    OnnxCrossEncoderReranker,
+    load_dataset,
+    pick_reranker,
+    training_collections,
+)
+from ragcompare.data import pair_sentences
+from ragcompare.eval import (
+    IndexSpec,
+    ResultSet,
+    batching_comparison,
+    compare_rerankers,
+    default_specs,
+    evaluate_embedding_quantization,
+    evaluate_specs,
+    file_size_mb,
+    frontier,
+    interpolated_results,
+    measure_interleaved,
+    replica_scoring,
+    rerank_candidates,
+    score_agreement,
+)
+from ragcompare.rerank import onnx_bi_encoder, prepare
 
 dataset = load_dataset("cranfield")
 # Offline, pick_reranker returns ragcompare's own reranker that never saw this collection's
@@ -89,7 +88,7 @@ print("trained on the judgments of:", sorted(training_collections(torch_ce.resol
 # |---|---|
 # | `onnx-fp32` | the model traced to ONNX (`torch.onnx.export`), run by ONNX Runtime |
 # | `onnx-opt-fp32` | ONNX Runtime's optimizer fuses attention, LayerNorm and GELU into single kernels |
-# | `onnx-int8` | the fused graph with **int8 weights** (per output channel), activations quantized on the fly |
+# | `onnx-int8` | the fused graph, **int8 weights** (per output channel), activations quantized on the fly |
 #
 # Why INT8 is the lever on this CPU: integer dot products (VNNI instructions) run several times faster
 # than float32 ones, and the weights shrink 4×. *Dynamic* quantization needs no calibration set.
@@ -97,8 +96,8 @@ print("trained on the judgments of:", sorted(training_collections(torch_ce.resol
 # which does not support transformers 5 yet; `ragcompare.rerank.onnx` calls the underlying tools directly.)
 
 # %%
-paths = optimize.prepare(reranker_name, "cross-encoder")
-sizes = pd.Series({v: optimize.file_size_mb(p) for v, p in paths.items()}, name="MB")
+paths = prepare(reranker_name, "cross-encoder")
+sizes = pd.Series({v: file_size_mb(p) for v, p in paths.items()}, name="MB")
 sizes
 
 # %% [markdown]
@@ -113,15 +112,15 @@ sizes
 bi = BiEncoderRetriever(show_progress=False).index(dataset.texts)
 N_QUERIES, K = (8, 10) if QUICK else (50, 20)
 queries = dataset.sample_queries(N_QUERIES, seed=0)
-candidates = optimize.rerank_candidates(bi, dataset, queries, K)
+candidates = rerank_candidates(bi, dataset, queries, K)
 rerankers = {"torch fp32": torch_ce}
 # onnx-opt-fp32 runs at onnx-fp32 speed on this CPU (ORT applies most fusions itself at load time),
 # so the timed comparison keeps the plain export and the INT8 model.
-rerankers.update({v: optimize.OnnxCrossEncoderReranker(reranker_name, v, max_length=CE_MAX_LENGTH,
-                                                         batch_size=32, threads=THREADS)
+rerankers.update({v: OnnxCrossEncoderReranker(reranker_name, v, max_length=CE_MAX_LENGTH,
+                                              batch_size=32, threads=THREADS)
                   for v in ("onnx-fp32", "onnx-int8")})
-ce_table, ce_results = optimize.compare_rerankers(rerankers, queries, candidates, dataset.qrels,
-                                                  baseline="torch fp32")
+ce_table, ce_results = compare_rerankers(rerankers, queries, candidates, dataset.qrels,
+                                         baseline="torch fp32")
 print(f"{len(queries)} queries x {K} candidates = {int(ce_table['pairs'].iloc[0])} pairs per variant, "
       f"{THREADS} thread(s)")
 ce_table[["pairs_per_s", "speedup", "p50_ms", "p95_ms", "ndcg@10", "ndcg@10_rel_change_%"]]
@@ -145,7 +144,7 @@ plt.tight_layout()
 # %%
 pairs = [(queries[q], t) for q in list(candidates)[:5] for t in candidates[q].values()]
 reference = torch_ce.score_pairs(pairs)
-agreement = pd.DataFrame({name: optimize.score_agreement(reference, r.score_pairs(pairs))
+agreement = pd.DataFrame({name: score_agreement(reference, r.score_pairs(pairs))
                           for name, r in rerankers.items()}).T
 agreement
 
@@ -159,10 +158,10 @@ agreement
 # computed; only the fusion is new, so this costs no model time.
 
 # %%
-from ragcompare.eval.metrics import evaluate
+from ragcompare import evaluate
 
 ALPHA = 0.5
-mixed = optimize.interpolated_results(bi, queries, ce_results, alpha=ALPHA)
+mixed = interpolated_results(bi, queries, ce_results, alpha=ALPHA)
 by_use = pd.DataFrame({
     "pure rerank": {n: evaluate(r, dataset.qrels, ["ndcg@10"])["ndcg@10"] for n, r in ce_results.items()},
     f"interpolated (alpha={ALPHA})": {n: evaluate(r, dataset.qrels, ["ndcg@10"])["ndcg@10"]
@@ -190,8 +189,8 @@ pool = [pool[i] for i in np.random.default_rng(0).permutation(len(pool))]
 runner = rerankers["onnx-int8"].model.runner
 lengths = runner.lengths([p[0] for p in pool], [p[1] for p in pool])
 batching = pd.concat([
-    optimize.batching_comparison(lambda xs, ce=ce: ce.score_pairs(xs), pool, lengths, batch_size=16,
-                                 repeats=2).assign(model=name)
+    batching_comparison(lambda xs, ce=ce: ce.score_pairs(xs), pool, lengths, batch_size=16,
+                        repeats=2).assign(model=name)
     for name, ce in (("torch fp32", torch_ce), ("onnx-int8", rerankers["onnx-int8"]))])
 batching
 
@@ -203,16 +202,16 @@ batching
 
 # %%
 encoders = {"torch fp32": BiEncoderRetriever(show_progress=False)}
-encoders.update({v: optimize.onnx_bi_encoder(variant=v, threads=THREADS, show_progress=False)
+encoders.update({v: onnx_bi_encoder(variant=v, threads=THREADS, show_progress=False)
                  for v in (["onnx-int8"] if QUICK else ["onnx-fp32", "onnx-int8"])})
 docs = list(dataset.texts.values())[: 32 if QUICK else 128]
-bi_timing = perf.measure_interleaved(
+bi_timing = measure_interleaved(
     {name: (lambda r=r: r._encode(r.model, docs, False)) for name, r in encoders.items()},
     items_per_call=len(docs), repeats=2, warmup=1)
 bi_table = bi_timing[["throughput_per_s"]].rename(columns={"throughput_per_s": "docs_per_s"})
 bi_table["speedup"] = bi_table["docs_per_s"] / bi_table["docs_per_s"].iloc[0]
 if not QUICK:  # nDCG needs the whole collection encoded (onnx-fp32 matches torch to 1e-6: skipped)
-    from ragcompare.eval.metrics import evaluate, retrieve
+    from ragcompare import evaluate, retrieve
 
     for name in ("torch fp32", "onnx-int8"):
         run = retrieve(encoders[name].index(dataset.texts), dataset.queries, 100)
@@ -237,7 +236,7 @@ bi_table
 # no memory).
 
 # %%
-from ragcompare.eval.metrics import evaluate
+from ragcompare import evaluate
 
 vec_model = BiEncoderRetriever(show_progress=False)
 doc_vecs = [vec_model.encode_documents(list(load_dataset(n).texts.values()))
@@ -245,22 +244,22 @@ doc_vecs = [vec_model.encode_documents(list(load_dataset(n).texts.values()))
 query_vecs = np.vstack([vec_model.encode_queries(list(load_dataset(n).queries.values()))
                         for n in ("cranfield", "cisi")])
 if not QUICK:  # grow the pool with the STS-B / SICK sentences (real text, real embeddings)
-    doc_vecs.append(vec_model.encode_documents(ann.pair_sentences()))
+    doc_vecs.append(vec_model.encode_documents(pair_sentences()))
 vectors = np.vstack(doc_vecs)
 print(f"{len(vectors):,} vectors x {vectors.shape[1]} dims, {len(query_vecs)} queries")
 # Train the quantizers on a subsample (>= 39 points per centroid, FAISS's own bar): PQ training is
 # the slow part on one core. All vectors are indexed and searched.
 train = vectors[np.random.default_rng(0).permutation(len(vectors))[: min(len(vectors), 12_000)]]
-specs = [s for s in ann.default_specs(vectors.shape[1], len(train)) if "PQ96x8" not in s.factory]
+specs = [s for s in default_specs(vectors.shape[1], len(train)) if "PQ96x8" not in s.factory]
 if not QUICK:
-    specs += [ann.IndexSpec("SQ4", "SQ4"), ann.IndexSpec("PQ128x8", "PQ128x8"),
+    specs += [IndexSpec("SQ4", "SQ4"), IndexSpec("PQ128x8", "PQ128x8"),
               # the same 128-byte codes, but encoding the residual to an IVF centroid
-              ann.IndexSpec("IVF256,PQ128x8 nprobe=32", "IVF256,PQ128x8", {"nprobe": 32}),
-              ann.IndexSpec("PQ192x4fs", "PQ192x4fs"), ann.IndexSpec("PQ96x4fs", "PQ96x4fs"),
-              ann.IndexSpec("HNSW32 ef=16", "HNSW32", {"efSearch": 16})]
+              IndexSpec("IVF256,PQ128x8 nprobe=32", "IVF256,PQ128x8", {"nprobe": 32}),
+              IndexSpec("PQ192x4fs", "PQ192x4fs"), IndexSpec("PQ96x4fs", "PQ96x4fs"),
+              IndexSpec("HNSW32 ef=16", "HNSW32", {"efSearch": 16})]
 else:
-    specs += [ann.IndexSpec("PQ96x4fs", "PQ96x4fs")]
-index_table = ann.evaluate_specs(specs, vectors, query_vecs, k=10, repeats=1 if QUICK else 3, train=train)
+    specs += [IndexSpec("PQ96x4fs", "PQ96x4fs")]
+index_table = evaluate_specs(specs, vectors, query_vecs, k=10, repeats=1 if QUICK else 3, train=train)
 index_table[["recall@10", "qps", "bytes_per_vector", "memory_reduction_x", "build_s"]]
 
 # %% [markdown]
@@ -271,8 +270,8 @@ index_table[["recall@10", "qps", "bytes_per_vector", "memory_reduction_x", "buil
 # `k × 4` candidates are re-scored with the float query against the quantized documents.
 
 # %%
-quant_table = ann.evaluate_embedding_quantization(vectors, query_vecs[: 60 if QUICK else None], k=10,
-                                                  repeats=1)
+quant_table = evaluate_embedding_quantization(vectors, query_vecs[: 60 if QUICK else None], k=10,
+                                              repeats=1)
 frontier_table = pd.concat([index_table, quant_table])
 quant_table[["recall@10", "qps", "bytes_per_vector", "memory_reduction_x"]]
 
@@ -291,13 +290,13 @@ ax.set_xlabel("bytes per vector (log)")
 ax.set_title("Index frontier: up and left is better; red lines = 8x smaller than Flat, recall 0.9")
 ax.legend(fontsize=6, loc="lower right")
 plt.tight_layout()
-meets_bar = ann.frontier(frontier_table)
+meets_bar = frontier(frontier_table)
 meets_bar[["recall@10", "qps", "bytes_per_vector", "memory_reduction_x"]]
 
 # %% [markdown]
 # ## 5 · The embedding cache
 #
-# Document vectors are stored on disk keyed by model and text (`ragcompare.retrieval.cache.EmbeddingCache`).
+# Document vectors are stored on disk keyed by model and text (`ragcompare.EmbeddingCache`).
 # Re-indexing the same documents — re-running a notebook, rebuilding an index with other settings —
 # reads them back instead of running the model.
 
@@ -306,7 +305,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ragcompare.retrieval.cache import EmbeddingCache
+from ragcompare import EmbeddingCache
 
 cache_docs = dict(list(dataset.texts.items())[: 32 if QUICK else 256])
 rows = []
@@ -341,7 +340,7 @@ else:
     t0 = time.perf_counter()
     torch_ce.score_pairs(sample)
     one = time.perf_counter() - t0
-    rep = optimize.replica_scoring(reranker_name, sample, processes=2)
+    rep = replica_scoring(reranker_name, sample, processes=2)
     replica_table = pd.DataFrame(
         [{"setup": "1 process x 1 thread", "pairs_per_s": len(sample) / one},
          {"setup": "2 replica processes (ST pool)", "pairs_per_s": rep["pairs_per_s"]}]).set_index("setup")
@@ -351,9 +350,9 @@ replica_table
 # ## 7 · Save the results with the machine they were measured on
 
 # %%
-results = perf.ResultSet("06_optimizations", settings={"threads": THREADS, "quick": QUICK,
-                                                       "cross_encoder": reranker_name,
-                                                       "queries": len(queries), "k": K})
+results = ResultSet("06_optimizations", settings={"threads": THREADS, "quick": QUICK,
+                                                  "cross_encoder": reranker_name,
+                                                  "queries": len(queries), "k": K})
 for key, frame in {"cross_encoder": ce_table, "batching": batching, "bi_encoder": bi_table,
                    "indexes": frontier_table.drop(columns=["params"]), "cache": cache_table}.items():
     results.add(key, frame)
@@ -409,9 +408,9 @@ Markdown(text)
 #
 # 1. Re-run the cross-encoder comparison with `THREADS = 2` (if your machine has free cores). Does
 #    the INT8 speed-up grow or shrink, and why might it?
-# 2. Quantize with `optimize.quantize_onnx(folder, per_channel=False, force=True)` and compare the
-#    nDCG@10 change with the per-channel default.
-# 3. Add `ann.IndexSpec("OPQ48,PQ48x8", "OPQ48,PQ48x8")` (a learned rotation before PQ) to the
+# 2. Quantize with `quantize_onnx(folder, per_channel=False, force=True)` from `ragcompare.rerank` and
+#    compare the nDCG@10 change with the per-channel default.
+# 3. Add `IndexSpec("OPQ48,PQ48x8", "OPQ48,PQ48x8")` (a learned rotation before PQ) to the
 #    frontier: does it move recall at the same 48 bytes per vector, and what does its training cost?
 # 4. Set `CE_MAX_LENGTH = 256` in the first cell and re-run section 1. The model never saw pairs longer
 #    than 128 tokens in training: does the INT8 model's nDCG change stay as small?

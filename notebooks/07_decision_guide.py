@@ -11,7 +11,7 @@
 #   < 1000 candidates", "hybrid at 50–100 ms") and why they are only a starting point;
 # * how a **hardware profile** (measured by `ragcompare calibrate`) and **quality-vs-`k_retrieve`
 #   curves** become a cost model that predicts p50/p95 latency, expected nDCG@10 and index memory;
-# * how `ragcompare.decide.recommend.recommend` picks the *cheapest* configuration that meets every need, and
+# * how `ragcompare.recommend` picks the *cheapest* configuration that meets every need, and
 #   what it says when nothing does (which constraint to relax, and by how much);
 # * where the measured answer disagrees with the rules of thumb — and an interactive tool to explore it.
 #
@@ -37,17 +37,17 @@ warnings.filterwarnings("ignore")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
-from ragcompare.decide.calibrate import available_profiles, load_profile
-from ragcompare.decide.recommend import (
+from ragcompare import load_profile, quick_mode, recommend
+from ragcompare.decide import (
     ACCURACY_LEVELS,
     CostModel,
     QualityModel,
+    available_profiles,
     compare_with_seed,
-    recommend,
     seed_rule,
 )
-from ragcompare.settings import quick_mode
 
 QUICK = quick_mode()
 profile = load_profile()
@@ -240,7 +240,7 @@ print(f"The seed rule says 'cross-encoder' (< 1000 docs) in {len(ce_rows)} scena
 # point. A GPU choice appears only when a measured GPU profile exists.
 
 # %%
-from ragcompare.decide.widgets import DecisionTool
+from ragcompare.decide import DecisionTool
 
 tool = DecisionTool(corpus_size=1e5, latency_budget_ms=300, accuracy="medium")
 tool
@@ -276,4 +276,4 @@ tool
 #    move if you pass `memory_budget_gb=0.01`?
 # 3. The levels in `ACCURACY_LEVELS` are relative to the measured curves. Change the need to an absolute
 #    one: write a function that returns the cheapest option with `ndcg10 >= 0.40` using
-#    `ragcompare.decide.recommend._options` and `CostModel`, and compare its choice with `recommend`'s.
+#    `ragcompare.decide.candidate_options` and `CostModel`, and compare its choice with `recommend`'s.

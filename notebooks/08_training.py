@@ -15,58 +15,55 @@
 #   (in-domain) versus a collection the model never saw (out-of-domain) can give opposite answers.
 
 # %%
-import warnings
-
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
-from transformers.utils import logging as hf_logging
 
-from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
-
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)
-# %matplotlib inline
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)})
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 90)
+from ragcompare.teach import setup_notebook
 
 # One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, delete this line.
-torch.set_num_threads(1)
-QUICK = quick_mode()  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
-print("quick mode" if QUICK else "full mode")
-print(describe_machine())
+# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
+QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %% [markdown]
 # ## 1 · Data: judged queries, split two ways
 #
 # Cranfield (aeronautics abstracts) has 225 judged queries. We train on two thirds of them and keep
 # the other third as **unseen queries on the same collection**. CISI (library science) is never used
-# for training: it is the **unseen collection**. `training.split_queries` makes the split reproducible;
-# `training.subset` restricts a collection to some of its queries (the corpus stays whole).
+# for training: it is the **unseen collection**. `split_queries` makes the split reproducible;
+# `subset` restricts a collection to some of its queries (the corpus stays whole).
 
 # %%
 from sentence_transformers import CrossEncoder, SentenceTransformer
 
-from ragcompare.models.resolve import resolve_model
+from ragcompare import load_dataset, resolve_model
 from ragcompare.settings import cache_dir
-from ragcompare.train import core as training
+from ragcompare.train import (
+    bm25_rankings,
+    build_rerank_pairs,
+    dense_rankings,
+    encode_corpus,
+    freeze_layers,
+    loss_curve,
+    mine_hard_negatives,
+    ndcg_at_10,
+    reranking_table,
+    split_queries,
+    subset,
+    train_bi_encoder,
+    train_cross_encoder,
+)
 
-cran = training.load_collection("cranfield")
-cisi = training.load_collection("cisi")
-train_q, test_q = training.split_queries(cran, test_fraction=1 / 3, seed=12)
-train_coll = training.subset(cran, train_q)
-test_coll = training.subset(cran, test_q if not QUICK else test_q[:25])
-cisi_eval = cisi if not QUICK else training.subset(cisi, sorted(cisi.queries)[:20])
-print(f"cranfield: {len(cran.doc_ids)} documents, {len(train_q)} training queries, "
+cran = load_dataset("cranfield")
+cisi = load_dataset("cisi")
+train_q, test_q = split_queries(cran, test_fraction=1 / 3, seed=12)
+train_coll = subset(cran, train_q)
+test_coll = subset(cran, test_q if not QUICK else test_q[:25])
+cisi_eval = cisi if not QUICK else subset(cisi, sorted(cisi.queries)[:20])
+print(f"cranfield: {len(cran.corpus)} documents, {len(train_q)} training queries, "
       f"{len(test_q)} held-out queries ({len(test_coll.queries)} evaluated)")
-print(f"cisi: {len(cisi.doc_ids)} documents, {len(cisi_eval.queries)} queries evaluated, "
+print(f"cisi: {len(cisi.corpus)} documents, {len(cisi_eval.queries)} queries evaluated, "
       "never trained on")
 
 # %% [markdown]
@@ -82,19 +79,19 @@ print(f"cisi: {len(cisi.doc_ids)} documents, {len(cisi_eval.queries)} queries ev
 
 # %%
 bi = SentenceTransformer(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), device="cpu")
-emb = training.encode_corpus(cran, bi, cache_dir=cache_dir() / "training-emb")
-bm25_run = training.bm25_rankings(cran, k=100)
-dense_run = training.dense_rankings(cran, bi, emb, k=100)
-negatives = training.mine_hard_negatives(train_coll, [bm25_run, dense_run], n_negatives=16, depth=50,
-                                         doc_emb=emb, duplicate_threshold=0.93, seed=12)
+emb = encode_corpus(cran, bi, cache_dir=cache_dir() / "training-emb")
+bm25_run = bm25_rankings(cran, k=100)
+dense_run = dense_rankings(cran, bi, emb, k=100)
+negatives = mine_hard_negatives(train_coll, [bm25_run, dense_run], n_negatives=16, depth=50,
+                                doc_emb=emb, duplicate_threshold=0.93, seed=12)
 qid = train_q[0]
 positive = next(d for d, g in cran.qrels[qid].items() if g > 0)
 rank_of = {d: r + 1 for r, (d, _) in enumerate(dense_run[qid])}
 example = pd.DataFrame(
     [{"role": "query", "text": cran.queries[qid][:90], "bi-encoder rank": None}]
-    + [{"role": "positive (judged)", "text": cran.corpus[positive]["title"][:90],
+    + [{"role": "positive (judged)", "text": cran.corpus[positive].title[:90],
         "bi-encoder rank": rank_of.get(positive)}]
-    + [{"role": "hard negative", "text": cran.corpus[d]["title"][:90], "bi-encoder rank": rank_of.get(d)}
+    + [{"role": "hard negative", "text": cran.corpus[d].title[:90], "bi-encoder rank": rank_of.get(d)}
        for d in negatives[qid][:3]])
 example
 
@@ -104,7 +101,7 @@ example
 
 # %%
 # NBVAL_CHECK_OUTPUT
-pairs = training.build_rerank_pairs(train_coll, negatives, max_positives=16, seed=12)
+pairs = build_rerank_pairs(train_coll, negatives, max_positives=16, seed=12)
 print(f"{len(pairs)} training pairs, {sum(p[2] > 0.5 for p in pairs)} positive")
 
 # %% [markdown]
@@ -112,7 +109,7 @@ print(f"{len(pairs)} training pairs, {sum(p[2] > 0.5 for p in pairs)} positive")
 #
 # We start from ragcompare's STS cross-encoder (itself trained from the all-MiniLM-L6-v2 weights on
 # STS-B and SICK) and continue on the Cranfield pairs with sentence-transformers' `CrossEncoderTrainer`
-# and `BinaryCrossEntropyLoss`. Details that matter (see `ragcompare.train.core`): the embeddings and the
+# and `BinaryCrossEntropyLoss`. Details that matter (see `ragcompare.train`): the embeddings and the
 # first 3 layers stay frozen (faster, and the saved model only differs from its parent in the top
 # layers), the score head gets a 10× larger learning rate than the body, and a wall-time budget stops
 # training cleanly. Quick mode trains 40 steps; full mode 300 (about 1.5 epochs).
@@ -121,16 +118,16 @@ print(f"{len(pairs)} training pairs, {sum(p[2] > 0.5 for p in pairs)} positive")
 sts_path = resolve_model("ragcompare-stsb-minilm-l6")
 before = CrossEncoder(sts_path, max_length=128, device="cpu")
 model = CrossEncoder(sts_path, max_length=128, device="cpu")
-training.freeze_layers(model, 3)
+freeze_layers(model, 3)
 steps = 40 if QUICK else 300
-ce_result = training.train_cross_encoder(
+ce_result = train_cross_encoder(
     model, pairs, cache_dir() / "nb08-cross-encoder", epochs=steps * 16 / len(pairs) + 1,
     max_steps=steps, batch_size=16, lr_body=5e-5, lr_head=5e-4, budget_s=900, eval_steps=10,
     logging_steps=5, seed=12)
 print({k: v for k, v in ce_result.as_dict().items() if k != "eval_history"})
 
 # %%
-curve = pd.DataFrame(training.loss_curve(ce_result.log_history))
+curve = pd.DataFrame(loss_curve(ce_result.log_history))
 fig, ax = plt.subplots(figsize=(6.5, 3))
 ax.plot(curve["step"], curve["loss"], "o-")
 ax.axhline(np.log(2), color="grey", ls=":", label="ln 2: a model that always says 0.5")
@@ -146,18 +143,18 @@ plt.tight_layout()
 # Each cross-encoder reranks the bi-encoder's top 20; ranks below 20 keep the first-stage order.
 
 # %%
-cisi_emb = training.encode_corpus(cisi, bi, cache_dir=cache_dir() / "training-emb")
+cisi_emb = encode_corpus(cisi, bi, cache_dir=cache_dir() / "training-emb")
 stages = {
     test_coll.name: (test_coll, {"BM25": bm25_run, "bi-encoder": dense_run}),
-    cisi_eval.name: (cisi_eval, {"BM25": training.bm25_rankings(cisi, k=100),
-                                 "bi-encoder": training.dense_rankings(cisi, bi, cisi_emb, k=100)}),
+    cisi_eval.name: (cisi_eval, {"BM25": bm25_rankings(cisi, k=100),
+                                 "bi-encoder": dense_rankings(cisi, bi, cisi_emb, k=100)}),
 }
 rows = []
 for coll, runs in stages.values():
     runs = {name: {q: run[q] for q in coll.queries} for name, run in runs.items()}
-    rows += training.reranking_table(coll, runs, {"cross-encoder before": before,
-                                                  "cross-encoder after": model},
-                                     rerank_over="bi-encoder", k=20)
+    rows += reranking_table(coll, runs, {"cross-encoder before": before,
+                                         "cross-encoder after": model},
+                            rerank_over="bi-encoder", k=20)
 table = pd.DataFrame(rows).pivot(index="ranking", columns="collection", values="ndcg@10")
 table = table.loc[["BM25", "bi-encoder", "bi-encoder top-20 >> cross-encoder before",
                    "bi-encoder top-20 >> cross-encoder after"]]
@@ -217,8 +214,8 @@ import tempfile
 
 
 def bi_encoder_ndcg(st_model, coll):
-    doc_vectors = training.encode_corpus(cran, st_model)
-    return training.ndcg_at_10(coll, training.dense_rankings(coll, st_model, doc_vectors, k=100))
+    doc_vectors = encode_corpus(cran, st_model)
+    return ndcg_at_10(coll, dense_rankings(coll, st_model, doc_vectors, k=100))
 
 
 base_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
@@ -231,9 +228,9 @@ for label, negs in (("in-batch negatives only", None), ("+ 1 mined hard negative
     st = SentenceTransformer(base_path, device="cpu")
     st.max_seq_length = 128
     with tempfile.TemporaryDirectory() as tmp:
-        res = training.train_bi_encoder(st, train_coll, negs, tmp, epochs=0.3 if QUICK else 1.0,
-                                        batch_size=16, lr=2e-5, budget_s=600, seed=12, logging_steps=2)
-    bi_curves[label] = pd.DataFrame(training.loss_curve(res.log_history))
+        res = train_bi_encoder(st, train_coll, negs, tmp, epochs=0.3 if QUICK else 1.0,
+                               batch_size=16, lr=2e-5, budget_s=600, seed=12, logging_steps=2)
+    bi_curves[label] = pd.DataFrame(loss_curve(res.log_history))
     bi_rows.append({"bi-encoder": label, "steps": res.steps,
                     "ndcg@10 held-out queries": bi_encoder_ndcg(st, test_coll)})
 pd.DataFrame(bi_rows).set_index("bi-encoder")
@@ -268,7 +265,7 @@ plt.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from ragcompare.models.resolve import model_card, shipped_models
+from ragcompare.models import model_card, shipped_models
 
 cards = []
 for name, path in shipped_models().items():
@@ -290,9 +287,10 @@ pd.DataFrame(cards).set_index("model")
 #
 # 1. Train the cross-encoder on CISI's queries instead and evaluate on Cranfield. Is the picture
 #    symmetric?
-# 2. Start from the bare all-MiniLM-L6-v2 weights: `training.init_cross_encoder(base_path)` (it revives
+# 2. Start from the bare all-MiniLM-L6-v2 weights: `init_cross_encoder(base_path)` (it revives
 #    the dead BERT pooler — see its docstring). How many steps until the loss leaves ln 2?
 # 3. Set `duplicate_threshold=1.01` (keep near-duplicates of positives as negatives) and retrain. What
 #    happens to held-out nDCG, and why?
-# 4. Interpolate instead of replacing: `training.interpolate(first_stage, raw_scores, alpha=0.5)`
-#    (get raw scores from `training.rerank`). Does fusion rescue the out-of-domain case?
+# 4. Interpolate instead of replacing: `interpolate(first_stage, raw_scores, alpha=0.5)`
+#    (get raw scores from `rerank`; all three come from `ragcompare.train`). Does fusion rescue the
+#    out-of-domain case?

@@ -41,8 +41,9 @@ _PUBLIC = {
     "eval.bench": "run_benchmark",
     "sysinfo": "describe_machine",
     "settings": "quick_mode",
-    "decide.recommend": "recommend",
-    "decide.calibrate": "load_profile calibrate",
+    "decide.recommender": "recommend",
+    "decide.profile": "load_profile",
+    "decide.calibration": "calibrate",
 }
 
 __getattr__, __dir__, _lazy_names = lazy_exports(__name__, _PUBLIC, globals())
@@ -52,11 +53,9 @@ __all__ = ["Hit", "InvalidInputError", "RagCompareError", "Reranker", "Retriever
 if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.data.beir import Dataset, DatasetError, Document, load_dataset  # noqa: F401
     from ragcompare.data.pairs import load_sentence_pairs  # noqa: F401
-    from ragcompare.decide.calibrate import (
-        calibrate,  # noqa: F401
-        load_profile,  # noqa: F401
-    )
-    from ragcompare.decide.recommend import recommend  # noqa: F401
+    from ragcompare.decide.calibration import calibrate  # noqa: F401
+    from ragcompare.decide.profile import load_profile  # noqa: F401
+    from ragcompare.decide.recommender import recommend  # noqa: F401
     from ragcompare.eval.bench import run_benchmark  # noqa: F401
     from ragcompare.eval.metrics import compare, evaluate, retrieve  # noqa: F401
     from ragcompare.eval.sts import spearman  # noqa: F401

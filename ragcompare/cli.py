@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_bench)
     m = sub.add_parser("models", help="print the model guide and the shipped offline models")
     m.set_defaults(func=_models)
-    from ragcompare.decide.recommend import add_cli
+    from ragcompare.decide.cli import add_cli
 
     add_cli(sub)
     return p

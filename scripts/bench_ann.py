@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ragcompare.eval import ann  # noqa: E402
-from ragcompare.eval.perf import ResultSet  # noqa: E402
+from ragcompare.eval import ResultSet, ann
+from ragcompare.types import InvalidInputError
 
 
 def real_vectors(pair_limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(document vectors, query vectors): Cranfield + CISI docs and STS/SICK sentences; their queries."""
     from ragcompare.data.beir import load_dataset
+    from ragcompare.data.pairs import pair_sentences
     from ragcompare.retrieval.dense import BiEncoderRetriever
 
     r = BiEncoderRetriever(show_progress=False)
@@ -33,7 +31,7 @@ def real_vectors(pair_limit: int | None = None) -> tuple[np.ndarray, np.ndarray]
         d = load_dataset(name)
         docs.append(r.encode_documents(list(d.texts.values())))
         queries.append(r.encode_queries(list(d.queries.values())))
-    docs.append(r.encode_documents(ann.pair_sentences(pair_limit)))
+    docs.append(r.encode_documents(pair_sentences(limit=pair_limit)))
     return np.vstack(docs), np.vstack(queries)
 
 
@@ -57,7 +55,7 @@ def extra_specs(n: int) -> list[ann.IndexSpec]:
         try:
             ann.validate_spec(s, 384, n)
             out.append(s)
-        except ann.InvalidInputError:
+        except InvalidInputError:
             continue
     return out
 

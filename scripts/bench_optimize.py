@@ -18,16 +18,27 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ragcompare.eval.perf import ResultSet  # noqa: E402
-from ragcompare.rerank import onnx as optimize  # noqa: E402
+from ragcompare.eval import (
+    ResultSet,
+    batching_comparison,
+    compare_rerankers,
+    evaluate,
+    file_size_mb,
+    interpolated_results,
+    measure_interleaved,
+    pool_comparisons,
+    replica_scoring,
+    rerank_candidates,
+    retrieve,
+    score_agreement,
+    time_calls,
+)
+from ragcompare.rerank import VARIANTS, OnnxCrossEncoderReranker, onnx_bi_encoder
 
 
 def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
@@ -38,18 +49,16 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
 
     name = a.cross_encoder or pick_reranker(dataset.name)
     queries = dataset.sample_queries(a.queries, seed=0)
-    cands = optimize.rerank_candidates(first, dataset, queries, a.k)
+    cands = rerank_candidates(first, dataset, queries, a.k)
     rerankers = {"torch fp32 (sentence-transformers)":
                  CrossEncoderReranker(name, max_length=a.max_length, batch_size=a.batch_size)}
     for v in a.variants.split(","):
-        rerankers[v] = optimize.OnnxCrossEncoderReranker(name, v, a.max_length, a.batch_size, a.threads)
+        rerankers[v] = OnnxCrossEncoderReranker(name, v, a.max_length, a.batch_size, a.threads)
     print(f"cross-encoder {name}: {len(queries)} queries x {a.k} candidates, {a.threads} thread(s)")
-    frame, results = optimize.compare_rerankers(rerankers, queries, cands, dataset.qrels,
+    frame, results = compare_rerankers(rerankers, queries, cands, dataset.qrels,
                                                 progress=True)
     if a.alpha is not None:  # the same scores, fused with the first stage's (no extra model time)
-        from ragcompare.eval.metrics import evaluate
-
-        mixed = optimize.interpolated_results(first, queries, results, a.alpha)
+        mixed = interpolated_results(first, queries, results, a.alpha)
         results = {"pure": results, "interpolated": mixed}
         metric = f"ndcg@10_interpolated_alpha{a.alpha:g}"
         frame[metric] = [evaluate(mixed[v], dataset.qrels, ["ndcg@10"])["ndcg@10"] for v in frame.index]
@@ -58,13 +67,13 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
     else:
         results = {"pure": results}
     sizes = {"torch fp32 (sentence-transformers)": np.nan}
-    sizes.update({v: optimize.file_size_mb(r.onnx_path) for v, r in rerankers.items() if v in
-                  optimize.VARIANTS})
+    sizes.update({v: file_size_mb(r.onnx_path) for v, r in rerankers.items() if v in
+                  VARIANTS})
     frame["model_mb"] = pd.Series(sizes)
     # score agreement over the first queries' pairs
     pairs = [(queries[q], t) for q in list(cands)[:10] for t in cands[q].values()]
     base = rerankers["torch fp32 (sentence-transformers)"].score_pairs(pairs)
-    agree = {v: optimize.score_agreement(base, r.score_pairs(pairs)) for v, r in rerankers.items()}
+    agree = {v: score_agreement(base, r.score_pairs(pairs)) for v, r in rerankers.items()}
     frame = frame.join(pd.DataFrame(agree).T)
     rs.settings[f"cross_encoder_{dataset.name}"] = name
     rs.add(f"cross_encoder_{dataset.name}", frame)
@@ -81,7 +90,7 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
     rows = []
     for label in ("torch fp32 (sentence-transformers)", "onnx-int8"):
         ce = rerankers[label]
-        b = optimize.batching_comparison(lambda xs, ce=ce: ce.score_pairs(xs), items, lengths,
+        b = batching_comparison(lambda xs, ce=ce: ce.score_pairs(xs), items, lengths,
                                          a.batch_size, repeats=2)
         rows.append(b.assign(model=label))
     batching = pd.concat(rows)
@@ -91,10 +100,8 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
     if a.replicas:
         sample = items[: a.replica_pairs]
         single = rerankers["torch fp32 (sentence-transformers)"]
-        t0 = time.perf_counter()
-        single.score_pairs(sample)
-        one = time.perf_counter() - t0
-        rep = optimize.replica_scoring(name, sample, processes=2, max_length=a.max_length,
+        one = time_calls(lambda _i: single.score_pairs(sample), 1)[1][0]
+        rep = replica_scoring(name, sample, processes=2, max_length=a.max_length,
                                        batch_size=a.batch_size)
         rep_frame = pd.DataFrame([{"setup": "1 process x 1 thread", "seconds": one,
                                    "pairs_per_s": len(sample) / one},
@@ -107,14 +114,12 @@ def cross_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset, first,
 
 
 def bi_encoder_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
-    from ragcompare.eval.metrics import evaluate, retrieve
-    from ragcompare.eval.timing import measure_interleaved
     from ragcompare.retrieval.dense import BiEncoderRetriever
 
     torch_bi = BiEncoderRetriever(show_progress=False)
     encoders = {"torch fp32 (sentence-transformers)": torch_bi}
-    for v in optimize.VARIANTS:
-        encoders[v] = optimize.onnx_bi_encoder(variant=v, threads=a.threads, show_progress=False)
+    for v in VARIANTS:
+        encoders[v] = onnx_bi_encoder(variant=v, threads=a.threads, show_progress=False)
     texts = list(dataset.texts.values())
     sample = texts[: a.encode_docs]
     timing = measure_interleaved(
@@ -146,9 +151,7 @@ def cache_section(rs: ResultSet, a: argparse.Namespace, dataset) -> None:
         rows = []
         for run in ("first run (cold cache)", "re-run (warm cache)"):
             before_h, before_m = r.cache.hits, r.cache.misses
-            t0 = time.perf_counter()
-            r.index(docs)
-            secs = time.perf_counter() - t0
+            secs = time_calls(lambda _i, r=r: r.index(docs), 1)[1][0]
             hits, misses = r.cache.hits - before_h, r.cache.misses - before_m
             rows.append({"run": run, "seconds": secs, "hits": hits, "misses": misses,
                          "hit_rate": hits / (hits + misses)})
@@ -173,7 +176,7 @@ def main() -> None:
     p.add_argument("--replica-pairs", type=int, default=160)
     p.add_argument("--alpha", type=float, default=0.5,
                    help="also score alpha*z(CE)+(1-alpha)*z(bi-encoder) reranking; -1 to skip")
-    p.add_argument("--variants", default=",".join(optimize.VARIANTS), help="ONNX variants to compare")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="ONNX variants to compare")
     p.add_argument("--sections", default="ce,bi,cache")
     p.add_argument("--out", default="results/optimize")
     a = p.parse_args()
@@ -202,7 +205,7 @@ def main() -> None:
             parts[ds.name] = (frame, results, ds.qrels)
         if len(parts) > 1:
             for mode in next(iter(parts.values()))[1]:
-                pooled = optimize.pool_comparisons(
+                pooled = pool_comparisons(
                     {c: (f, res[mode], qr) for c, (f, res, qr) in parts.items()})
                 key = "cross_encoder_pooled" + ("" if mode == "pure" else f"_{mode}")
                 rs.add(key, pooled)

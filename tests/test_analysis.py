@@ -1,4 +1,5 @@
-"""Tests for ragcompare.teach.usecases and ragcompare.teach.explain (tiny random models, synthetic data)."""
+"""Tests for ragcompare.teach (use cases, token matrices, costs, truncation) and ragcompare.eval.sweeps
+(tiny random models, synthetic data)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 from ragcompare.data.pairs import load_sentence_pairs
 from ragcompare.eval import sweeps as S
 from ragcompare.eval.sts import spearman
+from ragcompare.teach import costs as C
 from ragcompare.teach import explain as E
+from ragcompare.teach import truncation as T
 from ragcompare.teach import usecases as A
 from ragcompare.types import Hit, InvalidInputError
 
@@ -213,8 +216,18 @@ def test_time_k_retrieve_and_stage_timings():
     df = S.time_k_retrieve(first, fake, texts, {"a": "x", "b": "y"}, [0, 2], k=3)
     assert list(df.k_retrieve) == [0, 2] and (df.p50_ms >= 0).all() and list(df.queries) == [2, 2]
     assert df.rerank_ms.iloc[0] == 0.0
+    assert (df.retrieve_ms > 0).all() and df.rerank_ms.iloc[1] > 0
+    with pytest.raises(InvalidInputError):
+        S.time_k_retrieve(first, fake, texts, {"a": "x"}, [-1], k=3)
     st = S.stage_timings(first, {"a": "x"}, k=3)
     assert list(st.index) == ["a"] and "total" in st.columns
+    from ragcompare.rerank.pipeline import HybridPipeline
+
+    pipe = HybridPipeline(first, fake, k_retrieve=2)
+    pipe.texts = texts
+    st = S.stage_timings(pipe, {"a": "x", "b": "y"}, k=3)
+    assert list(st.index) == ["a", "b"] and list(st.columns) == ["retrieve", "rerank", "total"]
+    assert (st["retrieve"] + st["rerank"] <= st["total"]).all()
 
 
 def test_spearman_and_sentence_pairs():
@@ -239,7 +252,7 @@ def test_load_sentence_pairs_reads_tsv(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-# explain
+# explain, truncation, costs
 # ---------------------------------------------------------------------------------------------
 
 
@@ -272,16 +285,16 @@ def test_token_matrices(tiny_dirs):
 def test_passages_and_truncation(reranker):
     tok = reranker.model.tokenizer
     text = " ".join(f"word{i}" for i in range(120))
-    passages = E.split_passages(tok, text, max_tokens=50, stride=25)
+    passages = T.split_passages(tok, text, max_tokens=50, stride=25)
     assert len(passages) >= 3 and "word119" in passages[-1].replace(" ", "")
     with pytest.raises(InvalidInputError):
-        E.split_passages(tok, text, 10, 20)
-    score, best, n = E.max_passage_score(reranker, "word5", text, 50, 25)
+        T.split_passages(tok, text, 10, 20)
+    score, best, n = T.max_passage_score(reranker, "word5", text, 50, 25)
     assert 0 <= best < n and isinstance(score, float)
-    assert E.pair_lengths(tok, "a b", ["c", "d e"]).tolist() == [6, 7]
-    df = E.truncation_experiment(reranker, "wing", "the wing lifts", text, passage_tokens=32)
+    assert T.pair_lengths(tok, "a b", ["c", "d e"]).tolist() == [6, 7]
+    df = T.truncation_experiment(reranker, "wing", "the wing lifts", text, passage_tokens=32)
     assert df.relevant_text_visible.tolist() == [True, True, False]
-    cost = E.pair_cost(reranker, [("a", "b")] * 4)
+    cost = C.pair_cost(reranker, [("a", "b")] * 4)
     assert cost["pairs"] == 4 and cost["ms_per_pair"] > 0
 
 
@@ -292,13 +305,13 @@ def test_precompute_costs(tiny_dirs, reranker):
     texts = {str(i): f"document {i} about wings and shells" for i in range(6)}
     bi = BiEncoderRetriever(str(tiny_dirs["st"]), use_cache=False, show_progress=False)
     bi.index(texts)
-    costs = E.precompute_costs(bi, reranker, texts, "wings", sample_docs=3, k_retrieve=2,
+    costs = C.precompute_costs(bi, reranker, texts, "wings", sample_docs=3, k_retrieve=2,
                                repeat=1)
     assert len(costs) == 6 and (costs.seconds >= 0).all()
     assert costs.set_index(["architecture", "when"]).loc[("cross-encoder", "offline"),
                                                          "seconds"] == 0.0
     with pytest.raises(InvalidInputError):
-        E.precompute_costs(bi, reranker, texts, "wings", sample_docs=0)
+        C.precompute_costs(bi, reranker, texts, "wings", sample_docs=0)
 
 
 def test_mix_scores_and_fitted_weight():

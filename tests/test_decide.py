@@ -7,24 +7,22 @@ import math
 
 import pytest
 
-from ragcompare.decide.calibrate import (
+from ragcompare.decide import (
+    ACCURACY_LEVELS,
+    INDEX_KINDS,
     SHIPPED_PROFILE,
+    CostModel,
     GaussianScaleUp,
     HardwareProfile,
     ProfileError,
-    available_profiles,
-    fit_linear,
-    load_profile,
-)
-from ragcompare.decide.recommend import (
-    ACCURACY_LEVELS,
-    INDEX_KINDS,
-    CostModel,
     QualityModel,
     Recommendation,
+    available_profiles,
     compare_with_seed,
+    fit_linear,
     fit_power,
     latency_curves,
+    load_profile,
     recommend,
     seed_rule,
 )
@@ -253,7 +251,7 @@ def test_cli_recommend_json(capsys):
 # -- widget ----------------------------------------------------------------------------------------------
 def test_widget_updates_on_slider_and_preset(prof):
     pytest.importorskip("ipywidgets")
-    from ragcompare.decide.widgets import PRESETS, DecisionTool
+    from ragcompare.decide import PRESETS, DecisionTool
 
     tool = DecisionTool(profiles={"cpu": prof}, plot=False)
     first = tool.card.value
@@ -268,7 +266,7 @@ def test_widget_updates_on_slider_and_preset(prof):
 
 # -- calibration (real measurement, quick sizes; no assertions on the numbers) --------------------------
 def test_calibrate_quick_writes_a_profile(tmp_path):
-    from ragcompare.decide.calibrate import calibrate
+    from ragcompare.decide import calibrate
 
     out = tmp_path / "cpu.json"
     prof = calibrate(quick=True, output=out, log=lambda s: None)
@@ -277,4 +275,164 @@ def test_calibrate_quick_writes_a_profile(tmp_path):
     assert loaded.probe_ms and loaded.bi_encoder["p50_ms"] > 0
     assert all(len(v["points"]) == 2 for v in loaded.indexes.values())
     assert set(loaded.cross_encoder["settings"]) == {"128", "256", "128-int8", "256-int8"}
+    assert {s["backend"] for s in loaded.cross_encoder["settings"].values()} == {"torch", "onnx-int8"}
     assert recommend(1e5, 1000, "medium", profile=prof).inputs["corpus_size"] == 100_000
+
+
+# -- package layout ----------------------------------------------------------------------------------------
+def test_exported_functions_are_not_shadowed_by_modules():
+    """A module named like an exported function would replace it once imported (the old layout's bug)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import ragcompare.decide as decide
+
+    modules = {m.name for m in pkgutil.iter_modules(decide.__path__)}
+    for name in modules:
+        importlib.import_module(f"ragcompare.decide.{name}")
+    assert not modules & set(decide.__all__)
+    from ragcompare.decide import calibrate as calibrate_fn
+    from ragcompare.decide import recommend as recommend_fn
+
+    assert inspect.isfunction(calibrate_fn) and inspect.isfunction(recommend_fn)
+    import ragcompare
+
+    assert ragcompare.recommend is recommend_fn and ragcompare.calibrate is calibrate_fn
+
+
+# -- index families are eval.ann specs ---------------------------------------------------------------------
+def test_index_kinds_build_with_ann_build_index():
+    import numpy as np
+
+    from ragcompare.decide import nlist_for
+    from ragcompare.eval.ann import build_index
+
+    x = np.random.default_rng(0).standard_normal((2_000, 48)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for kind in INDEX_KINDS.values():
+        spec = kind.spec(len(x))
+        assert spec.factory == kind.factory(len(x)) and spec.params == kind.search_params(len(x))
+        index = build_index(spec, x, kind.training_sample(x))
+        assert index.ntotal == len(x)
+    assert INDEX_KINDS["IVF-PQ"].factory(2_000) == f"IVF{nlist_for(2_000)},PQ48x4fs"
+
+
+def test_training_sample_caps_ivf_training_but_keeps_39_per_cell():
+    import numpy as np
+
+    from ragcompare.decide import nlist_for
+    from ragcompare.decide.indexes import TRAIN_MAX
+
+    ivf = INDEX_KINDS["IVF-Flat"]
+    assert ivf.training_sample(np.zeros((TRAIN_MAX, 2))) is None
+    assert INDEX_KINDS["HNSW32"].training_sample(np.zeros((100_000, 2))) is None
+    sample = ivf.training_sample(np.arange(60_000)[:, None].astype("float32"))
+    assert sample.shape == (TRAIN_MAX, 1) and np.all(np.diff(sample[:, 0]) > 0)  # sorted, no repeats
+    assert len(ivf.training_sample(np.zeros((400_000, 1)))) == 39 * nlist_for(400_000) > TRAIN_MAX
+
+
+def test_gaussian_scale_up_corpora_are_nested():
+    import numpy as np
+
+    real = np.random.default_rng(1).standard_normal((20, 4)).astype("float32")
+    scale = GaussianScaleUp(real)
+    assert np.array_equal(scale.corpus(50), scale.corpus(80)[:50])
+    with pytest.raises(InvalidInputError):
+        GaussianScaleUp(real[:1])
+
+
+# -- INT8 means ONNX Runtime -------------------------------------------------------------------------------
+def test_int8_setting_is_the_onnx_runtime_reranker(tmp_path, monkeypatch, tiny_cross_encoder_dir):
+    pytest.importorskip("onnxruntime")
+    from ragcompare.decide import setting_key, setting_reranker
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
+    from ragcompare.rerank.onnx import OnnxCrossEncoderReranker
+
+    monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path))
+    model = str(tiny_cross_encoder_dir)
+    fp32, int8 = setting_reranker(model, 32), setting_reranker(model, 32, int8=True, threads=1)
+    assert type(fp32) is CrossEncoderReranker and fp32.max_length == 32
+    assert isinstance(int8, OnnxCrossEncoderReranker) and int8.variant == "onnx-int8"
+    assert int8.score_pairs([("wing", "flow"), ("cat", "mat")]).shape == (2,)
+    assert (setting_key(128, True), setting_key(256, False)) == ("128-int8", "256")
+
+
+def test_timing_falls_back_to_a_saved_stand_in(tmp_path, monkeypatch):
+    import ragcompare.models.resolve as resolve
+    from ragcompare.decide import timing_reranker
+    from ragcompare.decide.rerankers import STAND_IN_NAME
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
+
+    def unavailable(_name=None):
+        raise resolve.ModelNotAvailableError("offline, nothing shipped")
+
+    monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(resolve, "pick_reranker", unavailable)
+    name, model, note = timing_reranker(log=lambda s: None)
+    assert name == STAND_IN_NAME and note and model.startswith(str(tmp_path))
+    assert timing_reranker(log=lambda s: None)[1] == model  # built once
+    assert CrossEncoderReranker(model, max_length=64).score_pairs([("a wing", "a flow")]).shape == (1,)
+
+
+def test_legacy_int8_profile_is_flagged(prof):
+    rec = recommend(1e4, 300, "medium", profile=prof)
+    assert rec.settings.optimization == "ONNX Runtime INT8 (onnx-int8)"
+    assert any("older backend" in r for r in rec.reasons)
+    for s in prof.cross_encoder["settings"].values():
+        s["backend"] = "onnx-int8" if s["int8"] else "torch"
+    prof.quality["int8_backend"] = "onnx-int8"
+    rec = recommend(1e4, 300, "medium", profile=prof)
+    assert any("ONNX Runtime" in r for r in rec.reasons)
+    assert not any("older backend" in r for r in rec.reasons)
+
+
+# -- the quality sweep reorders the head like the old hand-written loop -------------------------------
+def test_quality_sweep_matches_head_only_reordering():
+    """``rerank_head`` keeps the tail the old loop dropped: nDCG@10 is the same for every k >= 10."""
+    import numpy as np
+
+    from ragcompare.eval.metrics import evaluate
+    from ragcompare.eval.sweeps import PairScoreCache, sweep_k_retrieve
+    from ragcompare.types import Hit
+
+    rng = np.random.default_rng(0)
+    docs = {f"d{i}": f"text {i}" for i in range(60)}
+    queries = {f"q{j}": f"query {j}" for j in range(8)}
+    first = {q: [Hit(d, float(-r)) for r, d in enumerate(rng.permutation(list(docs)))] for q in queries}
+    qrels = {q: {d: int(rng.integers(1, 3)) for d in rng.choice(list(docs), 6, replace=False)}
+             for q in queries}
+    table = {(q, d): float(s) for q in queries.values() for d, s in zip(docs.values(), rng.random(60))}
+
+    class Reranker:
+        def score(self, query, documents):
+            return np.array([table[(query, d)] for d in documents], dtype=np.float32)
+
+    cache = PairScoreCache(Reranker(), docs)
+    ks = (10, 20, 50)
+    new = sweep_k_retrieve(first, queries, cache, qrels, ks, metrics=["ndcg@10"])
+    for k, got in zip(new["k_retrieve"], new["ndcg@10"]):
+        old = {}
+        for q in queries:  # the loop measure_quality used to run
+            head = first[q][:k]
+            scores = np.asarray([table[(queries[q], docs[h.doc_id])] for h in head], dtype=np.float32)
+            order = np.argsort(-scores, kind="stable")
+            old[q] = [Hit(head[i].doc_id, float(len(head) - r)) for r, i in enumerate(order)]
+        assert got == evaluate(old, qrels, ["ndcg@10"])["ndcg@10"]
+
+
+# -- validation (no measurement) -----------------------------------------------------------------------
+def test_scenario_grid_and_summary(prof):
+    from ragcompare.decide.validation import option_key, scenario_grid, summarise
+
+    scenarios, configs, alternatives = scenario_grid(prof, [1e3, 1e5], [100, 1000], ["low", "high"],
+                                                     alternatives_max_ms=1e9)
+    assert len(scenarios) == 8 and configs and not set(configs) & set(alternatives)
+    for n, _, _, rec in scenarios:
+        if rec.feasible:
+            assert option_key(rec.option, n) in configs
+    measured = {k: {"p50_ms": o.p50_ms, "p95_ms": o.p95_ms, "build_s": 0.0, "probe_ms": 1.0}
+                for k, o in {**configs, **alternatives}.items()}
+    s = summarise(scenarios, configs, alternatives, measured, probe_ms=1.0)
+    assert s["share_p50_within_25pct"] == 1.0 and s["median_error"] == 0.0 and not [
+        r for r in s["misses"] if abs(r["p50_error"]) > 0.25]

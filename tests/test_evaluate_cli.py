@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ragcompare.cli import main
+from ragcompare.eval.bench import benchmark_pipelines, measure_pipeline
 from ragcompare.eval.metrics import compare, evaluate, to_results, write_trec
 from ragcompare.types import Hit, InvalidInputError
 
@@ -39,6 +40,40 @@ def test_compare_and_trec(tmp_path):
     assert path.read_text().splitlines()[0] == "q1 Q0 d1 1 3.000000 demo"
     with pytest.raises(InvalidInputError):
         to_results(["q1"], [])
+
+
+class _Fixed:
+    """A retriever returning the same hits for every query (counts its searches)."""
+
+    name = "fixed"
+
+    def __init__(self) -> None:
+        self.doc_ids, self.searches, self.last_timings = ["d1", "d2", "d3"], 0, {}
+
+    def search(self, queries, k=10):
+        self.searches += len(queries)
+        return [RESULTS["q1"][:k] for _ in queries]
+
+
+def test_measure_pipeline_and_benchmark_pipelines_agree():
+    r = _Fixed()
+    rec, results = measure_pipeline("fixed", r, {"q1": "a", "q2": "b"}, QRELS, k=3, metrics=["mrr@10"],
+                                    settings={"x": 1}, notes=["n"])
+    assert r.searches == 3  # one warm-up query, then each query once
+    assert rec.metrics == evaluate(results, QRELS, ["mrr@10"]) and rec.queries_evaluated == 2
+    assert rec.latency["n"] == 2 and rec.settings == {"x": 1} and rec.notes == ["n"]
+
+    class Data:
+        queries = {"q1": "a", "q2": "b"}
+        qrels = QRELS
+
+    frame = benchmark_pipelines({"all": _Fixed(), "one": _Fixed()}, Data(), k=10,
+                                metrics=["mrr@10"], query_sets={"one": {"q1": "a"}})
+    assert list(frame.index) == ["all", "one"] and frame["queries"].tolist() == [2, 1]
+    assert frame.loc["all", "mrr@10"] == pytest.approx(rec.metrics["mrr@10"])
+    assert frame.loc["one", "mrr@10"] == 1.0
+    for col in ("p50_ms", "p95_ms", "p99_ms", "qps"):
+        assert (frame[col] > 0).all()
 
 
 def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_dir, capsys):

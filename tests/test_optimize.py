@@ -1,4 +1,5 @@
-"""Fast correctness tests for ragcompare.rerank.onnx, ragcompare.eval.ann and ragcompare.eval.perf.
+"""Fast correctness tests for ragcompare.rerank.onnx, ragcompare.eval.speed, ragcompare.eval.ann,
+ragcompare.eval.perf and the timing harness.
 
 The tiny randomly-initialised BERT built here only exercises the code paths; its scores and
 timings are never results. No test asserts on speed.
@@ -13,8 +14,8 @@ import pandas as pd
 import pytest
 from _tiny import WORDS, tiny_bert  # noqa: E402
 
-from ragcompare.eval import ann, perf, timing
-from ragcompare.types import InvalidInputError
+from ragcompare.eval import ann, perf, speed, timing
+from ragcompare.types import InvalidInputError, Reranker
 
 
 def _tiny_bert(path: Path, classifier: bool, seed: int = 0) -> Path:
@@ -55,6 +56,8 @@ def test_onnx_cross_encoder_matches_torch(tmp_path, cache) -> None:
     np.testing.assert_allclose(int8.score_pairs(pairs), got, atol=1e-5)
     hits = int8.rerank("cat sat", {"a": "the cat sat", "b": "heat flow", "c": "dog"}, k=2)
     assert len(hits) == 2 and hits[0].score >= hits[1].score
+    assert isinstance(int8, Reranker) and int8.max_length == 32 and "onnx-int8" in int8.name
+    assert int8.rerank("cat", {"a": "the cat", "b": "dog"}, calibrated=True)[0].score <= 1.0
 
 
 def test_onnx_export_is_cached(tmp_path, cache) -> None:
@@ -93,7 +96,8 @@ def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) ->
 
 
 def test_padding_cost_model() -> None:
-    from ragcompare.rerank.onnx import batch_order, padded_tokens
+    from ragcompare.eval.speed import padded_tokens
+    from ragcompare.rerank.onnx import batch_order
 
     lengths = [5, 50, 6, 48]
     assert list(batch_order(lengths, True)) == [1, 3, 2, 0]
@@ -105,11 +109,15 @@ def test_padding_cost_model() -> None:
 
 
 def test_score_agreement() -> None:
-    from ragcompare.rerank.onnx import score_agreement
+    from ragcompare.eval.speed import score_agreement
 
     a = np.array([0.1, 0.5, 0.3])
     out = score_agreement(a, a + 0.01)
     assert out["spearman"] == pytest.approx(1.0) and out["max_abs_diff"] == pytest.approx(0.01)
+    # tied scores get average ranks (scipy): identical vectors with ties agree perfectly
+    tied = np.array([1.0, 1.0, 2.0, 0.0])
+    assert score_agreement(tied, tied)["spearman"] == pytest.approx(1.0)
+    assert score_agreement(tied, [1.0, 1.0, 3.0, -1.0])["spearman"] == pytest.approx(1.0)
     with pytest.raises(InvalidInputError):
         score_agreement(a, a[:2])
 
@@ -118,7 +126,7 @@ def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
     import pandas as pd
 
     from ragcompare.eval.metrics import evaluate
-    from ragcompare.rerank.onnx import pool_comparisons
+    from ragcompare.eval.speed import pool_comparisons
     from ragcompare.types import Hit
 
     def hits(*ids: str) -> list[Hit]:
@@ -154,8 +162,8 @@ def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
 
 
 def test_interpolated_results_reuse_scores_and_first_stage() -> None:
+    from ragcompare.eval.speed import interpolated_results
     from ragcompare.rerank.head import interpolate_hits
-    from ragcompare.rerank.onnx import interpolated_results
     from ragcompare.types import Hit
 
     class Stage:
@@ -240,6 +248,18 @@ def test_synthetic_like_matches_shape_and_norm() -> None:
         ann.synthetic_like(real, 10, method="uniform")
 
 
+def test_embedding_quantization_times_searches_not_index_builds() -> None:
+    base = _vectors(600)
+    queries = base[:8] + 0.05 * _vectors(8, seed=3)  # each query next to one document
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    frame = ann.evaluate_embedding_quantization(base, queries, k=1, repeats=2)
+    assert list(frame.index) == ["ST uint8", "ST uint8 + rescore", "ST ubinary", "ST ubinary + rescore"]
+    assert (frame["qps"] > 0).all() and frame["recall@1"].between(0, 1).all()
+    assert frame.loc["ST ubinary", "recall@1"] == frame.loc["ST ubinary + rescore", "recall@1"] == 1.0
+    assert frame.loc["ST ubinary", "memory_reduction_x"] == pytest.approx(32.0)
+    assert frame.loc["ST uint8", "memory_reduction_x"] == pytest.approx(4.0)
+
+
 # -- harness ------------------------------------------------------------------------------------
 def test_measure_and_interleaved_report_percentiles() -> None:
     out = timing.measure(lambda: sum(range(1000)), items_per_call=10, repeats=5, warmup=1)
@@ -250,6 +270,90 @@ def test_measure_and_interleaved_report_percentiles() -> None:
     assert list(frame.index) == ["a", "b"] and (frame["n"] == 4).all()
     with pytest.raises(InvalidInputError):
         timing.measure(lambda: None, repeats=0)
+
+
+def test_time_calls_warms_up_untimed_and_keeps_results() -> None:
+    seen: list[int] = []
+    results, seconds = timing.time_calls(lambda i: seen.append(i) or i * 10, 3, warmup=2)
+    assert seen == [0, 1, 0, 1, 2]  # warm-up items first, then every item once
+    assert results == [0, 10, 20] and len(seconds) == 3 and all(t >= 0 for t in seconds)
+    assert timing.time_calls(lambda i: i, 0) == ([], [])
+    with pytest.raises(InvalidInputError):
+        timing.time_calls(lambda i: i, 2, warmup=-1)
+
+
+def test_time_interleaved_rotates_the_order_per_item() -> None:
+    order: list[tuple[str, int]] = []
+    fns = {n: (lambda i, n=n: order.append((n, i)) or f"{n}{i}") for n in "abc"}
+    results, seconds = timing.time_interleaved(fns, 3, warmup=1)
+    assert order[:3] == [("a", 0), ("b", 0), ("c", 0)]  # warm-up round
+    assert [n for n, _ in order[3:]] == list("abc" "bca" "cab")
+    assert results == {n: [f"{n}{i}" for i in range(3)] for n in "abc"}
+    assert {n: len(t) for n, t in seconds.items()} == {"a": 3, "b": 3, "c": 3}
+    with pytest.raises(InvalidInputError):
+        timing.time_interleaved({}, 1)
+
+
+def test_time_queries_searches_each_query_alone() -> None:
+    from ragcompare.types import Hit
+
+    class Stage:
+        calls: list[list[str]] = []
+
+        def search(self, queries, k):
+            Stage.calls.append(list(queries))
+            return [[Hit(q, 1.0)][:k] for q in queries]
+
+    results, times = timing.time_queries(Stage(), {"q1": "a", "q2": "b"}, 1, warmup=5)
+    assert Stage.calls == [["a"], ["b"], ["a"], ["b"]]  # warm-up capped at the queries there are
+    assert results == {"q1": [Hit("a", 1.0)], "q2": [Hit("b", 1.0)]} and len(times) == 2
+
+
+class _FakeReranker:
+    """Scores a document by its length; counts its calls."""
+
+    def __init__(self, name: str, sign: float = 1.0) -> None:
+        self.name, self.sign, self.calls, self.max_length = name, sign, 0, 32
+
+    def rerank(self, query, candidates, k=None, calibrated=False):
+        from ragcompare.types import Hit
+
+        self.calls += 1
+        ranked = sorted(candidates, key=lambda d: -self.sign * len(candidates[d]))
+        return [Hit(d, -i) for i, d in enumerate(ranked)][:k]
+
+
+def test_compare_rerankers_interleaves_and_scores_every_variant() -> None:
+    rerankers = {"base": _FakeReranker("base"), "flipped": _FakeReranker("flipped", -1.0)}
+    queries = {"q1": "x", "q2": "y", "q3": "z"}
+    candidates = {q: {"long": "a long relevant text", "s": "short"} for q in queries}
+    qrels = {q: {"long": 1} for q in queries}
+    frame, results = speed.compare_rerankers(rerankers, queries, candidates, qrels, warmup=1)
+    assert rerankers["base"].calls == rerankers["flipped"].calls == 4  # 1 warm-up + 3 timed
+    assert frame.loc["base", "ndcg@10"] == 1.0 and frame.loc["flipped", "ndcg@10"] < 1.0
+    assert frame.loc["base", "speedup"] == 1.0 and frame.loc["base", "pairs"] == 6
+    assert frame.loc["flipped", "ndcg@10_rel_change_%"] < 0
+    assert [h.doc_id for h in results["flipped"]["q1"]] == ["s", "long"]
+    with pytest.raises(InvalidInputError):
+        speed.compare_rerankers(rerankers, queries, candidates, qrels, baseline="none")
+    with pytest.raises(InvalidInputError):
+        speed.compare_rerankers(rerankers, queries, {}, qrels)
+
+
+def test_batching_comparison_counts_padding() -> None:
+    calls: list[int] = []
+
+    def score(xs):
+        calls.append(len(xs))
+        return np.zeros(len(xs))
+
+    lengths = [5, 50, 6, 48]
+    frame = speed.batching_comparison(score, list("abcd"), lengths, batch_size=2, repeats=2)
+    assert sorted(calls) == [2, 2, 2, 2, 4, 4]  # per repeat: one whole-list call, two chunks
+    assert frame["padded_tokens"].tolist() == [2 * 50 + 2 * 6, 2 * 50 + 2 * 48]
+    assert (frame["seconds"] > 0).all()
+    with pytest.raises(InvalidInputError):
+        speed.batching_comparison(score, list("abc"), lengths)
 
 
 def test_pareto_front() -> None:
@@ -267,3 +371,36 @@ def test_result_set_round_trip(tmp_path) -> None:
     back = perf.ResultSet.load(tmp_path / "demo.json")
     assert back.settings == {"threads": 1} and "versions" in back.machine
     assert back.tables["latency"]["p50_ms"].tolist() == [1.0, 2.0]
+
+
+def test_bm25_scaling_uses_the_retrievers_stemmed_tokens() -> None:
+    docs = ["the flows of heated gases", "a gas flowing over wings", "wing flutter at high speeds"]
+    lengths, probs, q_tokens = perf.bm25_token_stats(docs, ["flowing gas", "the of"])
+    from ragcompare.retrieval.bm25 import tokenize
+
+    vocab = tokenize(docs).vocab
+    assert "flow" in vocab and "flows" not in vocab and "the" not in vocab  # Snowball stems, stopwords
+    assert probs.sum() == pytest.approx(1.0) and sum(lengths) == 11
+    assert sorted(q_tokens[0]) == sorted([vocab["flow"], vocab["gas"]]) and q_tokens[1] == []
+    frame = perf.bm25_scaling(lengths, probs, q_tokens, [5, 20], k=3)
+    assert frame["docs"].tolist() == [5, 20] and (frame["search_p50_ms"] > 0).all()
+    assert (frame["build_s"] > 0).all()
+
+
+def test_plots_draw_fronts_and_segments() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ragcompare.eval import plots
+
+    table = pd.DataFrame({"p50_ms": [1.0, 5.0, 9.0], "ndcg@10": [0.3, 0.5, 0.4]},
+                         index=pd.Index(["bm25", "hybrid", "slow"], name="pipeline"))
+    ax = plots.plot_pareto(table)
+    assert [t.get_text() for t in ax.texts] == ["bm25", "hybrid", "slow"]
+    assert list(ax.lines[0].get_xdata()) == [1.0, 5.0]  # the Pareto front leaves "slow" out
+    curves = pd.DataFrame({"approach": ["a"] * 3, "docs": [10, 100, 1000], "latency_ms": [1.0, 2.0, 20.0],
+                           "source": ["measured", "measured", "extrapolated"]})
+    ax = plots.plot_scaling(curves, budgets_ms=(5.0,))
+    assert len(ax.lines) == 3  # measured, extrapolated (joined to the last measured point), budget
+    assert list(ax.lines[1].get_xdata()) == [100, 1000]

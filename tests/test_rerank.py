@@ -126,3 +126,14 @@ def test_cross_encoder_only_scores_everything(tiny_reranker, small_corpus):
     only = CrossEncoderOnly(tiny_reranker).index(few)
     out = only.search(["supersonic flow"], k=20)[0]
     assert [h.doc_id for h in out] == [h.doc_id for h in tiny_reranker.rerank("supersonic flow", few)]
+
+
+def test_bad_settings_are_refused_before_loading(tiny_cross_encoder_dir):
+    from ragcompare.rerank.cross_encoder import CrossEncoderReranker
+
+    for bad in ({"max_length": 0}, {"batch_size": -1}, {"max_length": 12.5}, {"batch_size": True}):
+        with pytest.raises(InvalidInputError):
+            CrossEncoderReranker(str(tiny_cross_encoder_dir), **bad)
+    ce = CrossEncoderReranker(str(tiny_cross_encoder_dir), max_length=48, batch_size=3)
+    assert (ce.max_length, ce.batch_size, ce.last_timings) == (48, 3, {})
+    assert ce.name == f"cross-encoder[{tiny_cross_encoder_dir.name}]"

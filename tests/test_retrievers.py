@@ -135,3 +135,20 @@ def test_vector_checks(bi_retriever):
 
 def test_stopword_only_query_matches_nothing(bm25):
     assert bm25.search(["the of and"], k=5) == [[]]
+
+
+def test_tokenize_is_the_retrievers_own(bm25, small_corpus):
+    from ragcompare.retrieval.bm25 import tokenize
+
+    tokens = tokenize(["The flows over the wings"], return_ids=False)
+    assert tokens == [["flow", "over", "wing"]]  # stopwords ("the") out, Snowball stems
+    pre = BM25Retriever().index_tokens(list(small_corpus), tokenize(list(small_corpus.values())))
+    queries = ["boundary layer transition", "heat transfer at hypersonic speed"]
+    assert pre.search(queries, 10) == bm25.search(queries, 10)
+    assert bm25.search_tokens(tokenize(queries, return_ids=False), 10) == bm25.search(queries, 10)
+    with pytest.raises(InvalidInputError, match="document ids"):
+        BM25Retriever().index_tokens(["a"], tokenize(["x y", "z w"]))
+    with pytest.raises(InvalidInputError, match="duplicate"):
+        BM25Retriever().index_tokens(["a", "a"], tokenize(["wing", "flow"]))
+    with pytest.raises(RagCompareError, match="before searching"):
+        BM25Retriever().search_tokens([["wing"]], 1)

@@ -1,4 +1,4 @@
-"""Quick plumbing tests for ragcompare.train.core and ragcompare.models.pack.
+"""Quick plumbing tests for ragcompare.train (data, trainer, evaluation, gpu) and ragcompare.models.pack.
 
 The tiny randomly-initialised BERT built here only exercises the code paths; it is never a result.
 """
@@ -17,8 +17,10 @@ pytest.importorskip("accelerate")
 
 from _tiny import WORDS, tiny_bert  # noqa: E402
 
+from ragcompare import train as training  # noqa: E402
+from ragcompare.data.beir import Dataset, Document  # noqa: E402
 from ragcompare.models import pack as model_pack  # noqa: E402
-from ragcompare.train import core as training  # noqa: E402
+from ragcompare.train import gpu  # noqa: E402
 from ragcompare.types import InvalidInputError  # noqa: E402
 
 
@@ -36,16 +38,10 @@ def _pairs(n: int = 24) -> list[tuple[str, str, float]]:
     return out
 
 
-def _collection() -> training.Collection:
-    corpus = {f"d{i}": {"title": f"doc {i}", "text": f"text {i}"} for i in range(8)}
-    coll = training.Collection(
-        name="toy",
-        corpus=corpus,
-        queries={"q1": "query one"},
-        qrels={"q1": {"d0": 2, "d1": 1, "d5": 0}},
-    )
-    coll.doc_ids = list(corpus)
-    return coll
+def _collection() -> Dataset:
+    corpus = {f"d{i}": Document(title=f"doc {i}", text=f"text {i}") for i in range(8)}
+    return Dataset(name="toy", corpus=corpus, queries={"q1": "query one"},
+                   qrels={"q1": {"d0": 2, "d1": 1, "d5": 0}})
 
 
 def test_mining_skips_relevant_and_near_duplicates() -> None:
@@ -118,6 +114,7 @@ def test_frozen_tensors_stay_identical_and_pack_roundtrip(tmp_path: Path,
     path = model_pack.materialize(packed)
     assert (path / "model.safetensors").exists()
     assert model_pack.materialize(packed) == path  # idempotent
+    assert model_pack.materialize(path) == path  # a materialized folder is returned as it is
     assert model_pack.training_collections(path) == {"cisi"}
 
     a = load_file(str(full / "model.safetensors"))
@@ -169,7 +166,7 @@ def test_split_queries_is_reproducible_and_disjoint() -> None:
     with pytest.raises(ValueError, match="test_fraction"):
         training.split_queries(coll, test_fraction=1.0)
     sub = training.subset(coll, test)
-    assert set(sub.queries) == set(test) and sub.doc_ids == coll.doc_ids
+    assert set(sub.queries) == set(test) and list(sub.corpus) == list(coll.corpus)
     with pytest.raises(KeyError, match="unknown query"):
         training.subset(coll, ["nope"])
 
@@ -182,20 +179,21 @@ def test_loss_curve_keeps_only_training_loss_points() -> None:
 
 def test_title_pseudo_queries_and_teacher_labels() -> None:
     coll = _collection()
-    coll.corpus["d3"]["title"] = "shock wave boundary layer"
-    coll.corpus["d4"]["title"] = "heat flow"  # too short (< 3 words)
+    coll.corpus["d3"] = Document("shock wave boundary layer", "text 3")
+    coll.corpus["d4"] = Document("heat flow", "text 4")  # too short (< 3 words)
     pseudo = training.title_pseudo_queries(coll, n=5, min_words=3)
     assert pseudo.queries == {"pq-d3": "shock wave boundary layer"} and not pseudo.qrels
     dense = {"pq-d3": [("d3", 0.9), ("d1", 0.8), ("d2", 0.7), ("d6", 0.6)]}
     bm25 = {"pq-d3": [("d3", 9.0), ("d6", 8.0), ("d2", 7.0), ("d5", 6.0), ("d7", 5.0)]}
     pairs = training.distillation_pairs(pseudo, dense, [bm25, dense], k=3, rrf_k=60)
     labels = {p[1]: p[2] for p in pairs}
-    assert "doc 3. text 3" not in labels  # the title's own document is never a candidate
-    # RRF: d6 = 1/62 + 1/64, d2 = 1/63 + 1/63, d1 = 1/66 (bm25 miss: rank 5 + 1) + 1/62
+    assert "shock wave boundary layer. text 3" not in labels  # the title's own document is never a candidate
+    # RRF (ranx): d6 = 1/62 + 1/64, d2 = 1/63 + 1/63, d1 = 1/62 (missing from bm25: nothing there)
     assert labels["doc 6. text 6"] == 1.0 and labels["doc 1. text 1"] == 0.0
     assert 0.0 < labels["doc 2. text 2"] < 1.0
     with pytest.raises(ValueError):
         training.title_pseudo_queries(coll, n=0)
+    assert training.distillation_pairs(training.subset(pseudo, []), dense, [bm25, dense]) == []
 
 
 def test_reranking_table_rows(tmp_path: Path) -> None:
@@ -229,6 +227,28 @@ def test_rerank_memo_scores_each_pair_once() -> None:
     run2, raw2 = training.rerank(coll, scorer, other, k=3, show_progress_bar=False, memo=memo)
     assert [len(c) for c in scorer.calls] == [3, 1]  # only d5 was new
     assert raw2["q1"] == [1.0, 5.0, 3.0] and [d for d, _ in run2["q1"]] == ["d5", "d3", "d1"]
+
+
+def test_rerank_ties_keep_first_stage_order_through_evaluation() -> None:
+    class Flat:  # every pair scores the same
+        def predict(self, pairs, **_):
+            return np.full(len(pairs), 0.5)
+
+    coll = _collection()  # d0 (grade 2) and d1 (grade 1) are relevant
+    first = {"q1": [("d3", 4.0), ("d1", 3.0), ("d0", 2.0), ("d4", 1.0)]}
+    run, raw = training.rerank(coll, Flat(), first, k=3, show_progress_bar=False)
+    assert [d for d, _ in run["q1"]] == ["d3", "d1", "d0", "d4"] and raw["q1"] == [0.5] * 3
+    assert [s for _, s in run["q1"]] == [4.0, 3.0, 2.0, 1.0]  # strictly decreasing: ranx keeps the order
+    assert training.ndcg_at_10(coll, run) == pytest.approx(training.ndcg_at_10(coll, first))
+
+
+def test_ndcg_at_10_is_ranx_over_the_positive_grades() -> None:
+    from ranx import Qrels, Run, evaluate
+
+    coll = _collection()
+    run = {"q1": [("d5", 3.0), ("d1", 2.0), ("d7", 1.5), ("d0", 1.0)]}  # d5: judged 0, d7: unjudged
+    expected = evaluate(Qrels({"q1": {"d0": 2, "d1": 1}}), Run({"q1": dict(run["q1"])}), "ndcg@10")
+    assert training.ndcg_at_10(coll, run) == pytest.approx(float(expected)) and expected < 1.0
 
 
 def test_interpolate_fuses_the_head_and_keeps_the_tail() -> None:
@@ -320,23 +340,10 @@ def test_pair_cosines_stand_in_for_the_bi_encoder() -> None:
         training.combined_teacher_labels(CE(), bi, [("b", "b")], gold))
 
 
-def _gpu_bundle():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "gpu_bundle", Path(__file__).resolve().parent.parent / "scripts" / "gpu_bundle.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_gpu_bundle_rebuilds_a_pack_and_extracts_the_changed_tensors(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import argparse
-
     from safetensors.torch import load_file, save_file
 
-    gb = _gpu_bundle()
     base = _tiny_model_dir(tmp_path / "base")
     monkeypatch.setattr(model_pack, "base_model_path", lambda: base)
     monkeypatch.setenv("RAGCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
@@ -349,23 +356,23 @@ def test_gpu_bundle_rebuilds_a_pack_and_extracts_the_changed_tensors(
     model.save_pretrained(str(tmp_path / "trained"))
     packed = model_pack.pack(tmp_path / "trained", tmp_path / "models" / "tiny", {"name": "tiny"})
     # the GPU side: only some embedding rows travel; the pack is rebuilt into the cache
-    state = {model_pack._norm_key(k): v for k, v in load_file(str(base / "model.safetensors")).items()}
+    state = model_pack.base_tensors(base)
     keep = torch.tensor([0, 2, 3, 5, 7])
-    rows = {"word_ids": keep, "word_rows": state[gb.WORD][keep].contiguous()}
-    rows.update({k: v for k, v in state.items() if k.startswith("embeddings.") and k != gb.WORD})
+    rows = {"word_ids": keep, "word_rows": state[gpu.WORD][keep].contiguous()}
+    rows.update({k: v for k, v in state.items() if k.startswith("embeddings.") and k != gpu.WORD})
     (tmp_path / "bundle").mkdir()
-    save_file(rows, str(tmp_path / "bundle" / gb.ROWS_FILE),
-              metadata={"vocab_size": str(state[gb.WORD].shape[0])})
-    gb.cmd_build(argparse.Namespace(bundle=str(tmp_path / "bundle"), packs=[str(packed)]))
+    save_file(rows, str(tmp_path / "bundle" / gpu.ROWS_FILE),
+              metadata={"vocab_size": str(state[gpu.WORD].shape[0])})
+    assert gpu.build_packs(tmp_path / "bundle", [packed]) == [model_pack.materialize(packed)]
     frozen = training.init_cross_encoder(base, max_length=16)  # layer 0 omitted: cannot travel
     training.freeze_layers(frozen, 1)
     frozen.save_pretrained(str(tmp_path / "frozen"))
     bad = model_pack.pack(tmp_path / "frozen", tmp_path / "models" / "frozen", {"name": "frozen"})
-    with pytest.raises(SystemExit, match="not an embedding tensor"):
-        gb.cmd_build(argparse.Namespace(bundle=str(tmp_path / "bundle"), packs=[str(bad)]))
+    with pytest.raises(model_pack.PackError, match="not an embedding tensor"):
+        gpu.build_packs(tmp_path / "bundle", [bad])
     built = load_file(str(model_pack.materialize(packed) / model_pack.FULL_WEIGHTS))
     ref = load_file(str(tmp_path / "trained" / model_pack.FULL_WEIGHTS))
-    word = next(k for k in built if k.endswith(gb.WORD))
+    word = next(k for k in built if k.endswith(gpu.WORD))
     assert torch.equal(built[word][keep], ref[word][keep]) and built[word][1].abs().sum() == 0
     for k in ref:
         if k != word:
@@ -378,10 +385,48 @@ def test_gpu_bundle_rebuilds_a_pack_and_extracts_the_changed_tensors(
     (tmp_path / "run").mkdir()
     save_file(trained, str(tmp_path / "run" / model_pack.FULL_WEIGHTS))
     out = tmp_path / "back" / "run.safetensors"
-    gb.cmd_extract(argparse.Namespace(full=str(tmp_path / "run"), init=str(packed), out=str(out),
-                                      max_mb=0.002))
+    lines = gpu.extract_changed(tmp_path / "run", packed, out, max_mb=0.002)
+    assert lines[-1] == f"{len(top)} of {len(trained)} tensors changed"
     files = sorted((tmp_path / "back").iterdir())
     assert len(files) > 1
     got = {k: v for f in files for k, v in load_file(str(f)).items()}
     assert sorted(got) == sorted(top)
     assert all(torch.allclose(got[k].float(), trained[k], atol=1e-2) for k in top)
+
+
+class _NumberScorer:  # score = the document's number; counts the pairs it is asked to score
+    max_seq_length = 512
+
+    def __init__(self) -> None:
+        self.scored = 0
+
+    def predict(self, pairs, **_):
+        self.scored += len(pairs)
+        return np.array([float(doc.split()[-1]) for _, doc in pairs])
+
+
+def test_held_out_table_has_the_card_columns_and_scores_shared_pairs_once() -> None:
+    coll, model = _collection(), _NumberScorer()
+    bm25 = {"q1": [("d5", 3.0), ("d0", 2.0), ("d2", 1.0)]}
+    dense = {"q1": [("d1", 0.9), ("d0", 0.8), ("d4", 0.7)]}
+    table = training.held_out_table(model, coll, bm25, dense, max_length=64, k=2, hybrid=True)
+    assert list(table) == [
+        "collection", "queries", "k", "eval_max_length", "bm25", "bi_encoder", "bi_encoder_top2_reranked",
+        "bi_encoder_top2_interpolated_alpha0.5", "bi_encoder_top2_interpolated_alpha0.7",
+        "bm25_bi_encoder_rrf", "bm25_bi_encoder_rrf_top2_reranked",
+        "bm25_bi_encoder_rrf_top2_interpolated_alpha0.5", "bm25_bi_encoder_rrf_top2_interpolated_alpha0.7",
+        "rerank_wall_time_s"]
+    assert table["eval_max_length"] == 64 and model.max_seq_length == 64
+    assert model.scored == 2  # the RRF head (d0, d1: ties go by doc id) is the dense head's (d1, d0)
+    assert all(0.0 <= v <= 1.0 for v in list(table.values())[4:-1])
+
+
+def test_measure_throughput_times_one_call_after_a_warm_up() -> None:
+    model = _NumberScorer()
+    pairs = [("q", f"doc {i}") for i in range(10)]
+    r = training.measure_throughput(model, pairs, max_length=32)
+    assert model.scored == 20 and model.max_seq_length == 512  # warm-up + timed call; length restored
+    assert r["max_length"] == 32 and r["pairs"] == 10 and r["pairs_per_s"] > 0 and r["threads"] >= 1
+    coll = _collection()
+    assert training.speed_pairs(coll, queries=1, per_query=3) == [
+        ("query one", "doc 0. text 0"), ("query one", "doc 1. text 1"), ("query one", "doc 2. text 2")]

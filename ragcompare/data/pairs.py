@@ -47,3 +47,26 @@ def scaled_pairs(name: str, split: str) -> list[tuple[str, str, float]]:
     df = load_sentence_pairs(name, split)
     return [(a, b, min(max((s - lo) / (hi - lo), 0.0), 1.0))
             for a, b, s in zip(df["sentence1"], df["sentence2"], df["score"])]
+
+
+SIMILARITY_SETS = ("sick", "stsb")
+"""The sentence-similarity sets, in the order their sentences are pooled."""
+
+
+def pair_sentences(names: tuple[str, ...] = SIMILARITY_SETS, limit: int | None = None) -> list[str]:
+    """Unique sentences of the named pair sets (every split, file order), e.g. to grow a pool of real
+    sentence vectors beyond the small collections."""
+    seen: dict[str, None] = {}
+    for name in names:
+        folder = data_dir() / "pairs" / name
+        if not folder.is_dir():
+            raise DatasetError(f"no sentence-pair set at {folder}")
+        for path in sorted(folder.glob("*.tsv")):
+            df = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str)
+            for a, b in zip(df["sentence1"], df["sentence2"]):
+                for text in (a.strip(), b.strip()):
+                    if text:
+                        seen.setdefault(text, None)
+                if limit and len(seen) >= limit:
+                    return list(seen)[:limit]
+    return list(seen)

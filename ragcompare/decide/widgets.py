@@ -6,8 +6,9 @@ import html
 
 import numpy as np
 
-from ragcompare.decide.calibrate import HardwareProfile, available_profiles, load_profile
-from ragcompare.decide.recommend import APPROACHES, Recommendation, latency_curves, recommend
+from ragcompare.decide.profile import HardwareProfile, available_profiles, load_profile
+from ragcompare.decide.recommender import APPROACHES, latency_curves, recommend
+from ragcompare.decide.results import APPROACH_COLORS, Recommendation
 
 PRESETS: dict[str, tuple[float, float, str, str]] = {
     "e-commerce": (2e6, 100, "medium", "product search: millions of items, fast pages"),
@@ -18,9 +19,6 @@ PRESETS: dict[str, tuple[float, float, str, str]] = {
     "finance": (2e5, 500, "high", "filings and reports: precise answers within half a second"),
 }
 """Illustrative presets after the seed course's industry examples: (docs, p95 ms, accuracy, why)."""
-
-COLORS = {"bi-encoder": "#1f77b4", "hybrid": "#2ca02c", "cross-encoder": "#d62728"}
-
 
 class DecisionTool:
     """Sliders for corpus size (log), latency budget (log), accuracy need and hardware profile;
@@ -122,9 +120,9 @@ class DecisionTool:
                 good = [(n, t) for n, t, ok in pts if ok]
                 weak = [(n, t) for n, t, ok in pts if not ok]
                 if good:
-                    ax.plot(*zip(*good), "-", label=approach, color=COLORS[approach], lw=2)
+                    ax.plot(*zip(*good), "-", label=approach, color=APPROACH_COLORS[approach], lw=2)
                 if weak:
-                    ax.plot(*zip(*weak), ":", color=COLORS[approach], lw=1.5, alpha=0.6,
+                    ax.plot(*zip(*weak), ":", color=APPROACH_COLORS[approach], lw=1.5, alpha=0.6,
                             label=f"{approach} (below accuracy need)")
             ax.axhline(rec.inputs["latency_budget_ms"], color="k", ls="--", lw=1,
                        label=f"budget {rec.inputs['latency_budget_ms']:g} ms")

@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from ragcompare.eval.timing import time_calls
 from ragcompare.types import InvalidInputError
 
 _IVF = re.compile(r"IVF(\d+)")
@@ -102,23 +103,27 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(np.mean(hits) / k)
 
 
+def faiss_bytes(index: faiss.Index) -> int:
+    """Serialised size of a FAISS index."""
+    return int(faiss.serialize_index(index).nbytes)
+
+
 def bytes_per_vector(index: faiss.Index) -> float:
     """Serialised index size divided by the number of vectors (codes + per-index overhead)."""
     if index.ntotal == 0:
         raise InvalidInputError("empty index")
-    return float(faiss.serialize_index(index).nbytes) / index.ntotal
+    return float(faiss_bytes(index)) / index.ntotal
 
 
-def _time_search(search, queries: np.ndarray, k: int, repeats: int) -> tuple[np.ndarray, float]:
-    """Search all queries one at a time; best-of-``repeats`` queries/second."""
-    ids = None
+def _time_search(search: Callable[[int], object], n_queries: int, repeats: int) -> tuple[list, float]:
+    """``search(i)`` for every query ``i``, one call per query, ``repeats`` passes; the last pass's
+    results and the best pass's queries/second (timed calls only)."""
+    found: list = []
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        rows = [search(queries[i:i + 1], k) for i in range(len(queries))]
-        best = min(best, time.perf_counter() - t0)
-        ids = np.vstack(rows)
-    return ids, len(queries) / best
+        found, seconds = time_calls(search, n_queries)
+        best = min(best, sum(seconds))
+    return found, n_queries / best
 
 
 def evaluate_specs(specs: Sequence[IndexSpec], vectors: np.ndarray, queries: np.ndarray, k: int = 10,
@@ -136,7 +141,9 @@ def evaluate_specs(specs: Sequence[IndexSpec], vectors: np.ndarray, queries: np.
         t0 = time.perf_counter()
         index = build_index(spec, vectors, train)
         build_s = time.perf_counter() - t0
-        ids, qps = _time_search(lambda q, kk, ix=index: ix.search(q, kk)[1], queries, k, repeats)
+        rows_found, qps = _time_search(lambda i, ix=index: ix.search(queries[i:i + 1], k)[1], len(queries),
+                                       repeats)
+        ids = np.vstack(rows_found)
         bpv = bytes_per_vector(index)
         rows.append({"config": spec.name, "factory": spec.factory, "params": dict(spec.params),
                      f"recall@{k}": recall_at_k(ids, truth, k), "qps": qps, "bytes_per_vector": bpv,
@@ -196,26 +203,20 @@ def evaluate_embedding_quantization(vectors: np.ndarray, queries: np.ndarray, k:
     for precision in ("uint8", "ubinary"):
         corpus = quantize_embeddings(vectors, precision=precision, calibration_embeddings=vectors)
         for rescore in (False, True):
-            index = None
-            best = float("inf")
-            found = None
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                out = []
-                for i in range(len(queries)):
-                    res, _, index = semantic_search_faiss(
-                        queries[i:i + 1], corpus_embeddings=None if index is not None else corpus,
-                        corpus_index=index, corpus_precision=precision, top_k=k,
-                        calibration_embeddings=vectors, rescore=rescore,
-                        rescore_multiplier=rescore_multiplier, exact=True, output_index=True)
-                    out.append([h["corpus_id"] for h in res[0]])
-                best = min(best, time.perf_counter() - t0)
-                found = np.array([row + [-1] * (k - len(row)) for row in out])
+            opts = {"corpus_precision": precision, "top_k": k, "calibration_embeddings": vectors,
+                    "rescore": rescore, "rescore_multiplier": rescore_multiplier, "exact": True,
+                    "output_index": True}
+            # the first call builds the index: an untimed warm-up; every timed call reuses the index
+            _, _, index = semantic_search_faiss(queries[:1], corpus_embeddings=corpus, **opts)
+            out, qps = _time_search(
+                lambda i, index=index, opts=opts: [h["corpus_id"] for h in semantic_search_faiss(
+                    queries[i:i + 1], corpus_index=index, **opts)[0][0]], len(queries), repeats)
+            found = np.array([row + [-1] * (k - len(row)) for row in out])
             bpv = corpus.nbytes / len(corpus)
             rows.append({"config": f"ST {precision}{' + rescore' if rescore else ''}",
                          "factory": f"semantic_search_faiss({precision})",
                          "params": {"rescore_multiplier": rescore_multiplier} if rescore else {},
-                         f"recall@{k}": recall_at_k(found, truth, k), "qps": len(queries) / best,
+                         f"recall@{k}": recall_at_k(found, truth, k), "qps": qps,
                          "bytes_per_vector": bpv, "memory_reduction_x": 4.0 * vectors.shape[1] / bpv,
                          "build_s": float("nan"), "vectors": len(vectors)})
     return pd.DataFrame(rows).set_index("config")
@@ -261,25 +262,3 @@ def synthetic_like(real: np.ndarray, n: int, seed: int = 0, method: str = "gauss
         raise InvalidInputError(f"method must be 'gaussian' or 'noisy', got {method!r}")
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return out
-
-
-def pair_sentences(limit: int | None = None) -> list[str]:
-    """Unique sentences of the STS-B and SICK pair files (``data_dir()/pairs``), file order.
-
-    Used to grow the real-vector pool for index comparisons beyond the two small collections.
-    """
-    import csv
-
-    from ragcompare.settings import data_dir
-
-    seen: dict[str, None] = {}
-    for path in sorted((data_dir() / "pairs").glob("*/*.tsv")):
-        with path.open(newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                for col in ("sentence1", "sentence2"):
-                    text = (row.get(col) or "").strip()
-                    if text:
-                        seen.setdefault(text, None)
-                if limit and len(seen) >= limit:
-                    return list(seen)[:limit]
-    return list(seen)

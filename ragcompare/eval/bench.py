@@ -57,6 +57,43 @@ class BenchReport:
                 "setup_seconds": self.setup_seconds, "records": [asdict(r) for r in self.records]}
 
 
+def measure_pipeline(name: str, retriever, queries: Mapping[str, str],
+                     qrels: Mapping[str, Mapping[str, int]], k: int,
+                     metrics: Sequence[str] = DEFAULT_METRICS, settings: Mapping[str, object] | None = None,
+                     notes: Sequence[str] = (), warmup: int = 1, progress: bool = False
+                     ) -> tuple[BenchRecord, Results]:
+    """One pipeline's record: each query searched alone after ``warmup`` untimed ones
+    (:func:`~ragcompare.eval.timing.time_queries`), the results scored with ranx, the latencies
+    summarised (:func:`~ragcompare.eval.timing.latency_stats`). Returns the record and the results."""
+    results, times = time_queries(retriever, queries, k, warmup=warmup, progress=progress, desc=name)
+    record = BenchRecord(name, evaluate(results, qrels, metrics), latency_stats(times), dict(settings or {}),
+                         len(results), list(notes))
+    return record, results
+
+
+def benchmark_pipelines(pipelines: Mapping[str, object], dataset: Dataset,
+                        queries: Mapping[str, str] | None = None, k: int = 100, warmup: int = 1,
+                        metrics: Sequence[str] = ("ndcg@10", "recall@100"),
+                        query_sets: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """Quality and one-query-at-a-time latency of several ready retrievers on one collection
+    (:func:`measure_pipeline` each).
+
+    ``query_sets`` may give some pipelines their own (smaller) query sample, e.g. cross-encoder-only;
+    the ``queries`` column says how many each was measured on. Rows: pipeline; columns: metrics,
+    p50/p95/p99 ms, queries/s, queries.
+    """
+    queries = queries or dict(dataset.queries)
+    rows = []
+    for name, retriever in pipelines.items():
+        qs = (query_sets or {}).get(name, queries)
+        depth = min(k, len(getattr(retriever, "doc_ids", [])) or k)
+        rec, _ = measure_pipeline(name, retriever, qs, dataset.qrels, depth, metrics, warmup=warmup)
+        lat = rec.latency
+        rows.append({"pipeline": name, **rec.metrics, "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"],
+                     "p99_ms": lat["p99_ms"], "qps": 1000.0 / lat["mean_ms"], "queries": lat["n"]})
+    return pd.DataFrame(rows).set_index("pipeline")
+
+
 def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
                   cross_encoder: str | None = None, k_retrieve: int = 20, max_length: int = 256,
                   rerank_queries: int | None = None, ce_only_queries: int = 2,
@@ -89,10 +126,9 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     def record(name: str, retriever, queries: Mapping[str, str], settings: dict,
                notes: list[str] | None = None, k: int = depth, warmup: int = 1) -> Results:
         log(f"  running {name} on {len(queries)} queries ...")
-        results, times = time_queries(retriever, queries, k, warmup=warmup, progress=progress,
-                                      desc=name)
-        records.append(BenchRecord(name, evaluate(results, dataset.qrels, metrics),
-                                   latency_stats(times), settings, len(results), notes or []))
+        rec, results = measure_pipeline(name, retriever, queries, dataset.qrels, k, metrics, settings,
+                                        notes or [], warmup, progress)
+        records.append(rec)
         return results
 
     t0 = time.perf_counter()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
+from ragcompare.eval.timing import time_calls, time_queries
 from ragcompare.rerank.head import rerank_head
 from ragcompare.types import InvalidInputError, Results
 
@@ -62,6 +63,20 @@ def sweep_k_retrieve(first_stage: Results, queries: Mapping[str, str], cache: Pa
     return pd.DataFrame(rows)
 
 
+def _stage_seconds(retriever, queries: Mapping[str, str], k: int, warmup: int = 1
+                   ) -> tuple[list[str], list[float], list[Mapping[str, object]]]:
+    """Search each query alone after ``warmup`` untimed ones (:func:`time_calls`): query ids,
+    per-query seconds and the retriever's ``last_timings`` after each query."""
+    ids = list(queries)
+
+    def one(i: int) -> Mapping[str, object]:
+        retriever.search([queries[ids[i]]], k)
+        return retriever.last_timings
+
+    stages, times = time_calls(one, len(ids), min(warmup, len(ids)))
+    return ids, times, stages
+
+
 def time_k_retrieve(first_stage, reranker, texts: Mapping[str, str], queries: Mapping[str, str],
                     depths: Sequence[int], k: int = 10) -> pd.DataFrame:
     """Per-query wall-clock latency of the real two-stage pipeline for each ``k_retrieve``.
@@ -69,46 +84,30 @@ def time_k_retrieve(first_stage, reranker, texts: Mapping[str, str], queries: Ma
     Each query is searched alone after one warm-up query; rows hold the median and mean latency
     (ms) and the median time of each stage.
     """
-    from ragcompare.eval.timing import time_queries
     from ragcompare.rerank.pipeline import HybridPipeline
 
     rows = []
     for depth in depths:
-        pipe = HybridPipeline(first_stage, reranker, k_retrieve=max(depth, 1))
-        pipe.texts = dict(texts)
         if depth == 0:  # first stage alone
             _, times = time_queries(first_stage, queries, k)
-            retrieve = rerank = None
+            retrieve, rerank = times, [0.0]
         else:
-            retrieve, rerank = [], []
-            ids = list(queries)
-            pipe.search([queries[ids[0]]], k)  # warm-up
-            times = []
-            for qid in ids:
-                t0 = time.perf_counter()
-                pipe.search([queries[qid]], k)
-                times.append(time.perf_counter() - t0)
-                retrieve.append(pipe.last_timings["retrieve"][0])
-                rerank.append(pipe.last_timings["rerank"][0])
+            pipe = HybridPipeline(first_stage, reranker, k_retrieve=depth)
+            pipe.texts = dict(texts)
+            _, times, stages = _stage_seconds(pipe, queries, k)
+            retrieve = [t["retrieve"][0] for t in stages]
+            rerank = [t["rerank"][0] for t in stages]
         rows.append({"k_retrieve": depth, "p50_ms": 1000 * float(np.median(times)),
                      "mean_ms": 1000 * float(np.mean(times)),
-                     "retrieve_ms": 1000 * float(np.median(retrieve if retrieve else times)),
-                     "rerank_ms": 1000 * float(np.median(rerank)) if rerank else 0.0,
-                     "queries": len(times)})
+                     "retrieve_ms": 1000 * float(np.median(retrieve)),
+                     "rerank_ms": 1000 * float(np.median(rerank)), "queries": len(times)})
     return pd.DataFrame(rows)
 
 
 def stage_timings(retriever, queries: Mapping[str, str], k: int = 10, warmup: int = 1
                   ) -> pd.DataFrame:
     """Search each query alone; one row per query with the retriever's ``last_timings`` (ms)."""
-    ids = list(queries)
-    for qid in ids[:warmup]:
-        retriever.search([queries[qid]], k)
-    rows = []
-    for qid in ids:
-        t0 = time.perf_counter()
-        retriever.search([queries[qid]], k)
-        total = time.perf_counter() - t0
-        stages = {name: 1000 * float(np.sum(v)) for name, v in retriever.last_timings.items()}
-        rows.append({"query_id": qid, **stages, "total": 1000 * total})
-    return pd.DataFrame(rows).set_index("query_id")
+    ids, times, stages = _stage_seconds(retriever, queries, k, warmup)
+    return pd.DataFrame([{"query_id": qid, **{name: 1000 * float(np.sum(v)) for name, v in st.items()},
+                          "total": 1000 * total} for qid, st, total in zip(ids, stages, times)]
+                        ).set_index("query_id")

@@ -28,19 +28,59 @@ def latency_stats(seconds: Sequence[float]) -> dict[str, float]:
             "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()), "n": len(ms)}
 
 
+def time_interleaved(fns: Mapping[str, Callable[[int], object]], n: int, warmup: int = 0,
+                     progress: bool = False, desc: str = ""
+                     ) -> tuple[dict[str, list], dict[str, list[float]]]:
+    """Call each ``fns[name](i)`` for items ``i = 0 .. n-1`` and time every call.
+
+    ``warmup`` untimed rounds come first (items ``0 .. warmup-1``, every function); then, item by
+    item, the functions take turns in an order rotated by one per item, so background load hits
+    them alike. Returns, by name, the calls' results and their wall-clock seconds (one per item).
+    """
+    if not fns:
+        raise InvalidInputError("nothing to time")
+    if n < 0 or warmup < 0:
+        raise InvalidInputError(f"need n >= 0 and warmup >= 0, got {n}, {warmup}")
+    names = list(fns)
+    for i in range(warmup):
+        for name in names:
+            fns[name](i)
+    results: dict[str, list] = {name: [] for name in names}
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for i in tqdm(range(n), desc=desc, disable=not progress, leave=False):
+        turn = i % len(names)
+        for name in names[turn:] + names[:turn]:
+            fn = fns[name]
+            t0 = time.perf_counter()
+            out = fn(i)
+            seconds[name].append(time.perf_counter() - t0)
+            results[name].append(out)
+    return results, seconds
+
+
+def time_calls(fn: Callable[[int], object], n: int, warmup: int = 0, progress: bool = False,
+               desc: str = "") -> tuple[list, list[float]]:
+    """:func:`time_interleaved` for one function: ``fn(i)`` for ``i < warmup`` untimed, then
+    ``fn(0) .. fn(n-1)`` timed; returns the timed calls' results and per-call seconds."""
+    results, seconds = time_interleaved({"": fn}, n, warmup, progress, desc)
+    return results[""], seconds[""]
+
+
+def _drop_result(fn: Callable[[], object]) -> Callable[[int], None]:
+    """``fn`` as a per-item call that keeps no result (nothing measured stays alive in memory)."""
+    def call(_i: int) -> None:
+        fn()
+
+    return call
+
+
 def time_queries(retriever, queries: Mapping[str, str], k: int, warmup: int = 1,
                  progress: bool = False, desc: str = "") -> tuple[Results, list[float]]:
-    """Search each query alone; return results and per-query wall-clock seconds."""
+    """Search each query alone (after ``warmup`` untimed queries); results and per-query seconds."""
     ids = list(queries)
-    for qid in ids[:warmup]:
-        retriever.search([queries[qid]], k)
-    results: Results = {}
-    times: list[float] = []
-    for qid in tqdm(ids, desc=desc, disable=not progress, leave=False):
-        t0 = time.perf_counter()
-        results[qid] = retriever.search([queries[qid]], k)[0]
-        times.append(time.perf_counter() - t0)
-    return results, times
+    hits, times = time_calls(lambda i: retriever.search([queries[ids[i]]], k)[0], len(ids),
+                             min(warmup, len(ids)), progress, desc)
+    return dict(zip(ids, hits)), times
 
 
 def rss_bytes() -> int:
@@ -105,15 +145,11 @@ def measure(fn: Callable[[], object], items_per_call: int = 1, repeats: int = 10
         raise InvalidInputError("repeats and items_per_call must be positive, warmup >= 0")
     for _ in range(warmup):
         fn()
-    times = []
     mem = PeakMemory()
     if track_memory:
         mem.__enter__()
     try:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
+        _, times = time_calls(_drop_result(fn), repeats)
     finally:
         if track_memory:
             mem.__exit__()
@@ -130,18 +166,9 @@ def measure_interleaved(fns: dict[str, Callable[[], object]], items_per_call: in
     """:func:`measure` for several alternatives, run round-robin so background load hits all alike."""
     if not fns:
         raise InvalidInputError("nothing to measure")
-    names = list(fns)
-    for _ in range(warmup):
-        for n in names:
-            fns[n]()
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(repeats):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            fns[n]()
-            times[n].append(time.perf_counter() - t0)
+    _, times = time_interleaved({n: _drop_result(f) for n, f in fns.items()}, repeats, warmup)
     rows = []
-    for n in names:
+    for n in fns:
         s = latency_stats(times[n])
         s["throughput_per_s"] = items_per_call * len(times[n]) / sum(times[n])
         rows.append({"name": n, **s})

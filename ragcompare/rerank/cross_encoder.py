@@ -34,16 +34,20 @@ class CrossEncoderReranker:
     def __init__(self, model: str = DEFAULT_CROSS_ENCODER, max_length: int = 256,
                  batch_size: int = 32, device: str = "cpu", show_progress: bool = False,
                  backend: str = "torch", model_kwargs: dict | None = None) -> None:
-        check_settings(max_length, batch_size)
-        self.model_name = model
-        self.resolved = resolve_model(model, "cross-encoder")
-        self.max_length, self.batch_size, self.show_progress = max_length, batch_size, show_progress
+        self._configure(model, max_length, batch_size, show_progress)
         kwargs = {"backend": backend}
         if model_kwargs:
             kwargs["model_kwargs"] = model_kwargs
         self.model = load_cross_encoder(model, max_length=max_length, device=device, **kwargs)
-        self.last_timings: dict[str, float] = {}
         self.name = f"cross-encoder[{model.split('/')[-1]}]"
+
+    def _configure(self, model: str, max_length: int, batch_size: int, show_progress: bool) -> None:
+        """Check and keep the settings every backend shares (``self.model`` is the backend's job)."""
+        check_settings(max_length, batch_size)
+        self.model_name = model
+        self.resolved = resolve_model(model, "cross-encoder")
+        self.max_length, self.batch_size, self.show_progress = max_length, batch_size, show_progress
+        self.last_timings: dict[str, float] = {}
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]], calibrated: bool = False) -> np.ndarray:
         """Score (query, document) pairs; raw logits, or sigmoid scores if ``calibrated``."""

@@ -1,4 +1,4 @@
-"""Faster inference for the ranking models: ONNX Runtime, dynamic INT8 quantization, batching.
+"""The ONNX Runtime backend of the ranking models: export, graph fusion, dynamic INT8 quantization.
 
 Pipeline (all standard tools, no hand-written graph code):
 
@@ -11,6 +11,7 @@ Why not ``sentence_transformers.backend.export_dynamic_quantized_onnx_model`` / 
 Those go through ``optimum-onnx``, whose only release (0.1.0) requires ``transformers<4.58`` and
 fails to import with transformers 5 (``get_parameter_dtype`` is gone). The steps above are what
 optimum runs under the hood. Exported files live in the cache dir (``cache_dir()/onnx``), never in git.
+Measuring the variants against each other is :mod:`ragcompare.eval.speed`'s job.
 
 ``OnnxCrossEncoderReranker`` is a drop-in :class:`~ragcompare.rerank.cross_encoder.CrossEncoderReranker`
 and ``OnnxSentenceEncoder`` a drop-in for the ``SentenceTransformer`` inside a
@@ -23,14 +24,13 @@ import hashlib
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ragcompare.models.resolve import resolve_model
-from ragcompare.rerank.cross_encoder import CrossEncoderReranker, check_settings
+from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 from ragcompare.settings import cache_dir
 from ragcompare.types import InvalidInputError, RagCompareError
 
@@ -210,15 +210,6 @@ def batch_order(lengths: Sequence[int], sort_by_length: bool) -> np.ndarray:
     return np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(lengths))
 
 
-def padded_tokens(lengths: Sequence[int], batch_size: int, sort_by_length: bool) -> int:
-    """Token slots computed when each batch is padded to its longest member (the cost model)."""
-    if batch_size <= 0:
-        raise InvalidInputError(f"batch_size must be positive, got {batch_size}")
-    lengths = np.asarray(lengths)[batch_order(lengths, sort_by_length)]
-    return int(sum(lengths[i:i + batch_size].max() * len(lengths[i:i + batch_size])
-                   for i in range(0, len(lengths), batch_size)))
-
-
 class _OnnxRunner:
     """Tokenize, batch (optionally length-sorted) and run an ONNX session."""
 
@@ -297,14 +288,10 @@ class OnnxCrossEncoderReranker(CrossEncoderReranker):
                  batch_size: int = 32, threads: int = 1, show_progress: bool = False) -> None:
         if variant not in VARIANTS:
             raise InvalidInputError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        check_settings(max_length, batch_size)
-        self.model_name = model
-        self.resolved = resolve_model(model, "cross-encoder")
-        self.max_length, self.batch_size, self.show_progress = max_length, batch_size, show_progress
+        self._configure(model, max_length, batch_size, show_progress)
         self.variant = variant
         self.onnx_path = prepare(model, "cross-encoder", [variant])[variant]
         self.model = OnnxCrossEncoderModel(self.onnx_path, max_length, threads)
-        self.last_timings: dict[str, float] = {}
         self.name = f"cross-encoder[{model.split('/')[-1]}|{variant}]"
 
 
@@ -377,213 +364,3 @@ def onnx_bi_encoder(model: str | None = None, variant: str = "onnx-int8", thread
 def _fingerprint_file(path: Path) -> str:
     st = path.stat()
     return f"{st.st_size}:{int(st.st_mtime)}"
-
-
-# -- side-by-side comparison ----------------------------------------------------------------------
-def set_torch_threads(threads: int) -> None:
-    """Pin torch's intra-op threads (use the same count as ONNX Runtime for a fair comparison)."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def rerank_candidates(first_stage, dataset, queries: Mapping[str, str], k_retrieve: int
-                      ) -> dict[str, dict[str, str]]:
-    """The first stage's top ``k_retrieve`` documents per query: {qid: {doc_id: text}}."""
-    texts = dataset.texts
-    ids = list(queries)
-    hits = first_stage.search([queries[q] for q in ids], k_retrieve)
-    return {q: {h.doc_id: texts[h.doc_id] for h in hs} for q, hs in zip(ids, hits)}
-
-
-def compare_rerankers(rerankers: Mapping[str, CrossEncoderReranker], queries: Mapping[str, str],
-                      candidates: Mapping[str, Mapping[str, str]],
-                      qrels: Mapping[str, Mapping[str, int]], baseline: str | None = None,
-                      warmup: int = 2, metric: str = "ndcg@10", progress: bool = False):
-    """Rerank the same candidates with every reranker, interleaved query by query.
-
-    Each query is scored by all rerankers in a rotating order (so background load hits them
-    alike); returns (DataFrame with pairs/s, p50/p95 per-query latency, metric, relative change and
-    speed-up versus ``baseline``; per-reranker results).
-    """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from ragcompare.eval.metrics import evaluate
-    from ragcompare.eval.timing import latency_stats
-
-    names = list(rerankers)
-    if not names:
-        raise InvalidInputError("no rerankers to compare")
-    baseline = baseline or names[0]
-    if baseline not in rerankers:
-        raise InvalidInputError(f"baseline {baseline!r} is not one of {names}")
-    qids = [q for q in queries if q in candidates and candidates[q]]
-    if not qids:
-        raise InvalidInputError("no query has candidates")
-    for q in qids[:warmup]:
-        for n in names:
-            rerankers[n].rerank(queries[q], candidates[q])
-    times: dict[str, list[float]] = {n: [] for n in names}
-    results: dict[str, dict] = {n: {} for n in names}
-    pairs = 0
-    for i, q in enumerate(tqdm(qids, disable=not progress, desc="rerank", leave=False)):
-        pairs += len(candidates[q])
-        for n in names[i % len(names):] + names[:i % len(names)]:
-            t0 = time.perf_counter()
-            results[n][q] = rerankers[n].rerank(queries[q], candidates[q])
-            times[n].append(time.perf_counter() - t0)
-    rows = []
-    for n in names:
-        lat = latency_stats(times[n])
-        quality = evaluate(results[n], qrels, [metric])[metric]
-        rows.append({"variant": n, "pairs_per_s": pairs / sum(times[n]), "p50_ms": lat["p50_ms"],
-                     "p95_ms": lat["p95_ms"], metric: quality, "queries": len(qids), "pairs": pairs})
-    frame = pd.DataFrame(rows).set_index("variant")
-    base = frame.loc[baseline]
-    frame["speedup"] = frame["pairs_per_s"] / base["pairs_per_s"]
-    frame[f"{metric}_rel_change_%"] = 100.0 * (frame[metric] - base[metric]) / base[metric]
-    return frame, results
-
-
-def interpolated_results(first_stage, queries: Mapping[str, str], results: Mapping[str, Mapping],
-                         alpha: float = 0.5) -> dict[str, dict]:
-    """Re-order each reranker's results by ``alpha * z(CE) + (1 - alpha) * z(first stage)``.
-
-    ``results`` is ``compare_rerankers``' second value ({variant: {qid: hits}}); the first stage is
-    searched again for the scores of the same candidates (its top ``len(hits)``). No model time.
-    """
-    from ragcompare.rerank.head import interpolate_hits
-
-    out: dict[str, dict] = {}
-    heads: dict[int, dict[str, list]] = {}
-    for variant, res in results.items():
-        qids = list(res)
-        for depth in {len(res[q]) for q in qids} - set(heads):
-            heads[depth] = dict(zip(qids, first_stage.search([queries[q] for q in qids], depth)))
-        out[variant] = dict(zip(qids, interpolate_hits(
-            [heads[len(res[q])][q] for q in qids], [res[q] for q in qids], alpha)))
-    return out
-
-
-def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
-                     metric: str = "ndcg@10"):
-    """Pool per-collection :func:`compare_rerankers` runs into one comparison over all queries.
-
-    ``parts`` maps a collection name to ``(frame, results, qrels)`` as returned by
-    ``compare_rerankers`` plus that collection's qrels. Query ids are prefixed with the collection
-    so they cannot collide. Returns a DataFrame per variant: pooled pairs/s (all pairs / all
-    scoring time), speed-up, pooled mean ``metric`` and its relative change versus ``baseline``,
-    a paired two-sided Student t-test p-value against the baseline over the pooled queries
-    (ranx ``compare``), and the per-query wins/ties/losses against it.
-    """
-    import pandas as pd
-    from ranx import Qrels, compare
-
-    from ragcompare.eval.metrics import to_run
-
-    if not parts:
-        raise InvalidInputError("no per-collection comparisons to pool")
-    frames = {c: part[0] for c, part in parts.items()}
-    names = list(next(iter(frames.values())).index)
-    for c, f in frames.items():
-        if list(f.index) != names:
-            raise InvalidInputError(f"collection {c!r} compares {list(f.index)}, expected {names}")
-    baseline = baseline or names[0]
-    if baseline not in names:
-        raise InvalidInputError(f"baseline {baseline!r} is not one of {names}")
-    qrels = Qrels({f"{c}:{q}": dict(j) for c, (_, res, qr) in parts.items()
-                   for q, j in qr.items() if q in res[baseline] and j})
-    runs = {n: to_run({f"{c}:{q}": hits for c, (_, res, _) in parts.items()
-                       for q, hits in res[n].items() if f"{c}:{q}" in qrels.qrels}, name=n)
-            for n in names}
-    report = compare(qrels, [runs[n] for n in names], [metric], stat_test="student").to_dict()
-    rows = []
-    for n in names:
-        pairs = sum(f.loc[n, "pairs"] for f in frames.values())
-        seconds = sum(f.loc[n, "pairs"] / f.loc[n, "pairs_per_s"] for f in frames.values())
-        row = {"variant": n, "pairs_per_s": pairs / seconds, metric: report[n]["scores"][metric],
-               "queries": len(qrels.qrels), "pairs": int(pairs)}
-        if n != baseline:
-            row["p_value"] = float(report[n]["comparisons"][baseline][metric])
-            wtl = report[n]["win_tie_loss"][baseline][metric]
-            row.update(wins=wtl["W"], ties=wtl["T"], losses=wtl["L"])
-        rows.append(row)
-    frame = pd.DataFrame(rows).set_index("variant")
-    base = frame.loc[baseline]
-    frame["speedup"] = frame["pairs_per_s"] / base["pairs_per_s"]
-    frame[f"{metric}_rel_change_%"] = 100.0 * (frame[metric] - base[metric]) / base[metric]
-    return frame
-
-
-def score_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """How close two score vectors are: max |diff| and Spearman rank correlation."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise InvalidInputError("need two 1-d score arrays of the same length (>= 2)")
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return {"max_abs_diff": float(np.abs(a - b).max()),
-            "spearman": float(np.corrcoef(ra, rb)[0, 1])}
-
-
-def batching_comparison(score: Callable[[list], np.ndarray], items: Sequence, lengths: Sequence[int],
-                        batch_size: int = 32, repeats: int = 1):
-    """Whole-list call (the library sorts by length inside) vs naive fixed-order batches.
-
-    ``score(list_of_items)`` must score a list in one call (sentence-transformers ``predict`` or
-    ``encode``); the naive side calls it once per ``batch_size`` chunk in the original order, so
-    each batch is padded to its own longest member. Returns a DataFrame: seconds, items/s and the
-    padded token slots each strategy computes (interleaved over ``repeats``).
-    """
-    import pandas as pd
-
-    items = list(items)
-    if len(items) != len(lengths):
-        raise InvalidInputError(f"{len(items)} items for {len(lengths)} lengths")
-    strategies = {
-        "length-sorted (library default)": lambda: score(items),
-        "naive order (chunked calls)": lambda: np.concatenate(
-            [score(items[i:i + batch_size]) for i in range(0, len(items), batch_size)]),
-    }
-    secs: dict[str, list[float]] = {k: [] for k in strategies}
-    for r in range(repeats):
-        for name in list(strategies)[r % 2:] + list(strategies)[:r % 2]:
-            t0 = time.perf_counter()
-            strategies[name]()
-            secs[name].append(time.perf_counter() - t0)
-    useful = int(np.sum(lengths))
-    rows = []
-    for name, sort in zip(strategies, (True, False)):
-        slots = padded_tokens(lengths, batch_size, sort)
-        best = min(secs[name])
-        rows.append({"strategy": name, "seconds": best, "items_per_s": len(items) / best,
-                     "padded_tokens": slots, "padding_overhead_%": 100.0 * (slots - useful) / useful})
-    return pd.DataFrame(rows).set_index("strategy")
-
-
-def replica_scoring(model: str, pairs: Sequence[tuple[str, str]], processes: int = 2,
-                    max_length: int = 256, batch_size: int = 32) -> dict[str, float]:
-    """Time sentence-transformers' multi-process CrossEncoder scoring on CPU replicas.
-
-    Each replica is a separate process with one torch thread; returns seconds and pairs/s
-    (the pool's start-up is excluded, one warm-up call included in start-up).
-    """
-    from ragcompare.models.resolve import load_cross_encoder
-
-    if processes <= 0:
-        raise InvalidInputError(f"processes must be positive, got {processes}")
-    ce = load_cross_encoder(model, max_length=max_length)
-    pool = ce.start_multi_process_pool(["cpu"] * processes)
-    try:
-        ce.predict(list(pairs[:processes * 2]), pool=pool, batch_size=batch_size)
-        t0 = time.perf_counter()
-        ce.predict(list(pairs), pool=pool, batch_size=batch_size)
-        seconds = time.perf_counter() - t0
-    finally:
-        ce.stop_multi_process_pool(pool)
-    return {"processes": processes, "seconds": seconds, "pairs_per_s": len(pairs) / seconds}
-
-
-def file_size_mb(path: str | Path) -> float:
-    """Size of a model file in MB."""
-    return Path(path).stat().st_size / 1e6

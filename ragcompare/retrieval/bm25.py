@@ -16,6 +16,18 @@ from ragcompare.types import Hit, RagCompareError, check_corpus, check_k, check_
 FORMAT = "ragcompare.retrieval.bm25/1"
 
 
+def tokenize(texts: Sequence[str], stemmer: Stemmer.Stemmer | None = None, stopwords: str = "en",
+             return_ids: bool = True):
+    """BM25's tokens, exactly as :class:`BM25Retriever` makes them: bm25s tokenization, ``stopwords``
+    removed, Snowball stems (``stemmer``; English by default).
+
+    Returns a ``bm25s`` ``Tokenized`` (token ids + vocabulary) or, with ``return_ids=False``, one
+    list of token strings per text.
+    """
+    return bm25s.tokenize(list(texts), stopwords=stopwords, stemmer=stemmer or Stemmer.Stemmer("english"),
+                          return_ids=return_ids, show_progress=False)
+
+
 class BM25Retriever:
     """Lexical retrieval: Lucene-variant BM25 over stemmed, stopword-filtered tokens."""
 
@@ -29,30 +41,46 @@ class BM25Retriever:
         self.last_timings: dict[str, float] = {}
         self.name = "bm25"
 
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        return bm25s.tokenize(texts, stopwords=self.stopwords, stemmer=self.stemmer,
-                              return_ids=False, show_progress=False)
-
     def index(self, corpus: Mapping[str, object]) -> BM25Retriever:
         """Tokenise and index ``corpus`` ({doc_id: text or Document})."""
         texts = check_corpus(corpus)
         t0 = time.perf_counter()
+        self.index_tokens(list(texts), tokenize(list(texts.values()), self.stemmer, self.stopwords))
+        self.last_timings = {"build_index": time.perf_counter() - t0}
+        return self
+
+    def index_tokens(self, doc_ids: Sequence[str], tokens) -> BM25Retriever:
+        """Index documents already tokenized: a bm25s ``Tokenized`` (see :func:`tokenize`), one row
+        per id of ``doc_ids``, in that order."""
+        from ragcompare.types import InvalidInputError, check_unique_ids
+
+        if len(tokens.ids) != len(doc_ids):
+            raise InvalidInputError(f"{len(doc_ids)} document ids for {len(tokens.ids)} tokenized documents")
+        check_unique_ids(doc_ids)
+        t0 = time.perf_counter()
         model = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
-        model.index(bm25s.tokenize(list(texts.values()), stopwords=self.stopwords,
-                                   stemmer=self.stemmer, show_progress=False), show_progress=False)
-        self.model, self.doc_ids = model, list(texts)
+        model.index(tokens, show_progress=False)
+        self.model, self.doc_ids = model, list(doc_ids)
         self.last_timings = {"build_index": time.perf_counter() - t0}
         return self
 
     def search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
         """Top-``k`` documents per query; documents sharing no term with the query are left out."""
-        if self.model is None:
-            raise RagCompareError("index a corpus (or load an index) before searching")
+        self._require_index()
         queries = check_queries(queries)
+        t0 = time.perf_counter()
+        out = self.search_tokens(tokenize(queries, self.stemmer, self.stopwords, return_ids=False), k)
+        self.last_timings = {"search": time.perf_counter() - t0}
+        return out
+
+    def search_tokens(self, queries: Sequence[Sequence[str]], k: int = 10) -> list[list[Hit]]:
+        """:meth:`search` for queries already tokenized (token lists, as ``tokenize(...,
+        return_ids=False)`` gives them)."""
+        self._require_index()
         check_k(k, len(self.doc_ids))
         t0 = time.perf_counter()
         out: list[list[Hit]] = []
-        for tokens in self._tokenize(queries):
+        for tokens in queries:
             ids = self.model.get_tokens_ids(tokens)
             if not ids:
                 out.append([])
@@ -62,6 +90,10 @@ class BM25Retriever:
             out.append([Hit(self.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0])
         self.last_timings = {"search": time.perf_counter() - t0}
         return out
+
+    def _require_index(self) -> None:
+        if self.model is None:
+            raise RagCompareError("index a corpus (or load an index) before searching")
 
     def save(self, directory: str | Path) -> Path:
         """Save with bm25s's own numpy/JSON format plus ``meta.json`` (no pickle)."""

@@ -1,11 +1,15 @@
-"""Course helpers: what the architectures compute, shown (attention and token-similarity maps, costs),
-and bi-encoder use cases beyond search (clustering, near-duplicates, FAQ matching)."""
+"""Course helpers: what the architectures compute, shown (attention and token-similarity maps), what
+they cost, the cross-encoder's pair length limit, bi-encoder use cases beyond search (clustering,
+near-duplicates, FAQ matching), and the notebooks' setup."""
 
 from ragcompare._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "usecases": ("cluster_vectors cluster_table project_2d near_duplicates  "
+    "usecases": ("cluster_vectors cluster_table cluster_terms project_2d near_duplicates jaccard "
         "similarity_histogram_values match_faq faq_threshold_curve"),
-    "explain": ("load_attention_model cross_encoder_attention bi_encoder_token_similarity  "
-        "plot_token_matrix precompute_costs pair_lengths truncation_experiment pair_cost"),
+    "explain": ("TokenMatrix load_attention_model cross_encoder_attention bi_encoder_token_similarity "
+        "plot_token_matrix"),
+    "costs": "precompute_costs pair_cost",
+    "truncation": "pair_lengths split_passages max_passage_score truncation_experiment",
+    "notebook": "setup_notebook pin_threads",
 }, globals())

@@ -1,4 +1,4 @@
-"""Bi-encoder use cases beyond search, and rerank-depth sweeps, for the notebooks.
+"""Bi-encoder use cases beyond search, for the notebooks.
 
 * clustering of document vectors with labels from each cluster's distinctive frequent terms,
   and a 2-D map of the vectors;

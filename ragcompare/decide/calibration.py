@@ -1,0 +1,299 @@
+"""Measure this machine's costs (a *hardware profile*) for the decision helper (``ragcompare calibrate``).
+
+What is measured, always one query at a time after a warm-up, with ``ragcompare.eval.timing``:
+
+* query encoding (bi-encoder, batch of one query);
+* FAISS search time per index family (``decide.indexes``: Flat, IVF-Flat, HNSW, IVF-PQ, built by
+  ``eval.ann.build_index``) at several corpus sizes, plus the index size in bytes and the ANN
+  recall against exact search;
+* cross-encoder latency for a rerank call of ``p`` pairs, per ``max_length``, with PyTorch and with
+  ONNX Runtime dynamic INT8 (``decide.rerankers``), fitted as ``overhead + p * per_pair``;
+* optionally (``quality=True``, slow) nDCG@10 versus ``k_retrieve`` (``decide.quality``).
+
+Corpus sizes above the real collections are reached honestly but synthetically: the real document
+embeddings of cranfield + cisi are kept, and extra vectors are drawn from a multivariate Gaussian
+fitted to them (``eval.ann.synthetic_like``: their mean and full covariance, L2-normalised like real
+embeddings). Queries are always the real queries. Gaussian vectors are less clustered than real
+ones, so ANN recall measured on them is, if anything, pessimistic; search time does not depend on
+the values for Flat and barely for the others.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ragcompare.decide.fits import fit_linear
+from ragcompare.decide.indexes import INDEX_KINDS
+from ragcompare.decide.profile import SHIPPED_PROFILE, HardwareProfile, load_profile, user_profile_path
+from ragcompare.decide.quality import QUALITY_DATASETS, QUALITY_VARIANTS, measure_quality
+from ragcompare.decide.rerankers import INT8_BACKEND, setting_key, setting_reranker, timing_reranker
+from ragcompare.eval.timing import latency_stats, measure, time_calls
+from ragcompare.types import InvalidInputError
+
+DEFAULT_SIZES = {"Flat": (1_000, 10_000, 100_000), "IVF-Flat": (10_000, 30_000, 100_000),
+                 "HNSW32": (1_000, 10_000, 30_000), "IVF-PQ": (10_000, 30_000, 100_000)}
+QUICK_SIZES = {"Flat": (1_000, 4_000), "IVF-Flat": (2_000, 4_000), "HNSW32": (1_000, 4_000),
+               "IVF-PQ": (2_000, 4_000)}
+
+
+def _point(stats: dict) -> dict[str, float]:
+    """The profile's latency fields from :func:`latency_stats` / :func:`measure` output."""
+    return {"p50_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"], "samples": stats["n"]}
+
+
+# -- vectors -----------------------------------------------------------------------------------------
+def real_vectors(datasets: Sequence[str] = QUALITY_DATASETS, model: str | None = None,
+                 log: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Document vectors, query vectors and query texts of the real collections (embedding-cached)."""
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.models.resolve import DEFAULT_BI_ENCODER
+    from ragcompare.retrieval.dense import BiEncoderRetriever
+
+    bi = BiEncoderRetriever(model or DEFAULT_BI_ENCODER, show_progress=False)
+    docs, queries = [], []
+    for name in datasets:
+        ds = load_dataset(name)
+        log(f"  embedding {name}: {len(ds.corpus)} documents (cached after the first run)")
+        docs.append(bi.encode_documents(list(ds.texts.values())))
+        queries.extend(ds.queries.values())
+    qv = bi.cache.get_or_compute(["query: " + q for q in queries],
+                                 lambda todo: bi.encode_queries([t[7:] for t in todo]))
+    return np.vstack(docs).astype(np.float32), np.asarray(qv, dtype=np.float32), queries
+
+
+class GaussianScaleUp:
+    """Corpora of any size from real embeddings: the real vectors first, then Gaussian samples
+    (``eval.ann.synthetic_like``). The synthetic rows of a smaller corpus are a prefix of a larger one's."""
+
+    def __init__(self, real: np.ndarray, seed: int = 0) -> None:
+        if real.ndim != 2 or real.shape[0] < 2:
+            raise InvalidInputError("need at least two real vectors to fit a Gaussian")
+        self.real = np.ascontiguousarray(real, dtype=np.float32)
+        self.seed = seed
+
+    def corpus(self, n: int) -> np.ndarray:
+        """``n`` vectors: the real ones first, then Gaussian samples, all L2-normalised."""
+        from ragcompare.eval.ann import synthetic_like
+
+        if n <= len(self.real):
+            return self.real[:n].copy()
+        return np.vstack([self.real, synthetic_like(self.real, n - len(self.real), self.seed)])
+
+
+# -- machine state -----------------------------------------------------------------------------------
+def speed_probe(reps: int = 7) -> float:
+    """Median ms of a fixed torch workload (one MiniLM-sized layer's matmuls, current threads).
+
+    Stored in the profile; measuring it again later gives the current slowdown (e.g. other jobs
+    competing for the CPU): ``speed_probe() / profile.probe_ms``.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 384, generator=g)
+    w1, w2 = torch.randn(384, 1536, generator=g), torch.randn(1536, 384, generator=g)
+
+    def layer() -> None:
+        for _ in range(8):
+            (x @ w1).relu_() @ w2
+
+    with torch.inference_mode():
+        return measure(layer, repeats=reps, warmup=1, track_memory=False)["p50_ms"]
+
+
+def set_threads(n: int = 1) -> dict[str, int]:
+    """Pin torch and FAISS to ``n`` threads (avoids oversubscription when other jobs run)."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+    return {"torch": torch.get_num_threads(), "faiss": n}
+
+
+# -- measurements ------------------------------------------------------------------------------------
+def measure_indexes(scale: GaussianScaleUp, queries: np.ndarray, sizes: dict[str, Sequence[int]],
+                    n_queries: int = 40, k: int = 100,
+                    log: Callable[[str], None] = print) -> dict[str, dict]:
+    """Search p50/p95, bytes, build time and recall@10/@100 per index family and corpus size."""
+    from ragcompare.eval.ann import build_index, exact_neighbours, faiss_bytes, recall_at_k
+
+    out: dict[str, dict] = {}
+    q = np.ascontiguousarray(queries[:n_queries])
+    for kind, kind_sizes in sizes.items():
+        family = INDEX_KINDS[kind]
+        points = []
+        for n in map(int, kind_sizes):
+            x = scale.corpus(n)
+            kk = min(k, n)
+            truth = exact_neighbours(x, q, kk)
+            t0 = time.perf_counter()
+            index = build_index(family.spec(n), x, family.training_sample(x))
+            build_s = time.perf_counter() - t0
+            _, times = time_calls(lambda i, index=index, kk=kk: index.search(q[i][None], kk), len(q),
+                                  warmup=1)
+            got = index.search(q, kk)[1]
+            rec10, rec100 = recall_at_k(got, truth, min(10, kk)), recall_at_k(got, truth, kk)
+            point = {"n": n, **_point(latency_stats(times)), "bytes": faiss_bytes(index),
+                     "build_s": round(build_s, 2), "recall@10": rec10, "recall@100": rec100,
+                     "factory": family.factory(n), "search_params": family.search_params(n)}
+            log(f"  {kind:8s} n={n:>8,}: p50 {point['p50_ms']:.3f} ms, recall@10 {rec10:.3f}, "
+                f"build {build_s:.1f} s")
+            points.append(point)
+            del index, x
+        out[kind] = {"scaling": family.scaling, "ann": family.ann, "note": family.note, "points": points}
+    return out
+
+
+def measure_cross_encoder(query_texts: Sequence[str], doc_texts: Sequence[str],
+                          max_lengths: Sequence[int] = (128, 256), pair_counts: Sequence[int] = (4, 16, 48),
+                          reps: int = 3, batch_size: int = 32, with_int8: bool = True,
+                          log: Callable[[str], None] = print) -> dict:
+    """Latency of one rerank call of ``p`` real (query, document) pairs; linear fit per setting.
+
+    Settings are ``max_length`` x backend: PyTorch, and (``with_int8``) ONNX Runtime dynamic INT8.
+    """
+    rng = np.random.default_rng(0)
+    name, model, note = timing_reranker(log)
+    settings: dict[str, dict] = {}
+    variants = [(ml, False) for ml in max_lengths]
+    if with_int8:
+        variants += [(ml, True) for ml in max_lengths]
+    for ml, quant in variants:
+        reranker = setting_reranker(model, ml, quant, batch_size)
+        points = []
+        for p in pair_counts:
+            def call(p: int = p, reranker=reranker) -> None:
+                q = query_texts[int(rng.integers(len(query_texts)))]
+                reranker.score_pairs([(q, doc_texts[j]) for j in rng.integers(len(doc_texts), size=p)])
+
+            points.append({"pairs": int(p), **_point(measure(call, repeats=reps, warmup=1,
+                                                             track_memory=False))})
+        fit = fit_linear([pt["pairs"] for pt in points], [pt["p50_ms"] for pt in points])
+        fit95 = fit_linear([pt["pairs"] for pt in points], [pt["p95_ms"] for pt in points])
+        settings[setting_key(ml, quant)] = {
+            "max_length": ml, "int8": quant, "backend": INT8_BACKEND if quant else "torch",
+            "points": points, "overhead_ms": fit[0], "ms_per_pair": fit[1],
+            "p95_overhead_ms": fit95[0], "p95_ms_per_pair": fit95[1],
+            "pairs_per_s": 1000.0 / fit[1] if fit[1] > 0 else None}
+        log(f"  cross-encoder max_length={ml}{' ONNX INT8' if quant else ''}: "
+            f"{fit[1]:.1f} ms/pair + {fit[0]:.1f} ms per call")
+    return {"model": name, "batch_size": batch_size, "note": note, "settings": settings}
+
+
+def query_tokens(model, text: str) -> int:
+    """Tokens the bi-encoder reads for ``text`` (after truncation)."""
+    return min(len(model.tokenizer(text)["input_ids"]), int(model.max_seq_length))
+
+
+def measure_encode(query_texts: Sequence[str], n: int = 40, model: str | None = None) -> dict:
+    """Query-encoding latency (one query per call) of the bi-encoder, and its dependence on length.
+
+    Pass a shuffled mix: cisi's paragraph-long queries cost more than cranfield's short ones. The fit
+    ``ms = overhead + per_token * tokens`` lets predictions follow the user's query length.
+    """
+    from ragcompare.models.resolve import DEFAULT_BI_ENCODER, load_bi_encoder
+
+    name = model or DEFAULT_BI_ENCODER
+    m = load_bi_encoder(name)
+    texts = [query_texts[i % len(query_texts)] for i in range(n)]
+    _, times = time_calls(lambda i: m.encode([texts[i]], normalize_embeddings=True), n, warmup=2)
+    tokens = [query_tokens(m, t) for t in texts]
+    ms = [t * 1000 for t in times]
+    fit = fit_linear(tokens, ms)
+    resid = np.asarray(ms) / np.maximum(fit[0] + fit[1] * np.asarray(tokens), 1e-6)
+    get_dim = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+    return {"model": name, "dim": int(get_dim()), **_point(latency_stats(times)),
+            "median_tokens": float(np.median(tokens)), "p95_tokens": float(np.percentile(tokens, 95)),
+            "overhead_ms": fit[0], "ms_per_token": fit[1],
+            "p95_ratio": float(max(1.0, np.percentile(resid, 95) / max(np.percentile(resid, 50), 1e-6)))}
+
+
+# -- the whole run -----------------------------------------------------------------------------------
+def calibrate(quick: bool = False, threads: int | None = 1, quality: bool | dict = False,
+              output: str | Path | None = None, save: bool = True,
+              log: Callable[[str], None] = print) -> HardwareProfile:
+    """Measure this machine and return (and by default save) its hardware profile.
+
+    ``quality=False`` copies the quality curves from the shipped profile (quality does not depend on
+    hardware); ``True`` re-measures them (needs a reranker; slow); a dict is used as is.
+    """
+    import faiss
+    import torch
+
+    before = (torch.get_num_threads(), faiss.omp_get_max_threads())
+    try:
+        return _calibrate(quick, threads, quality, output, save, log)
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
+
+
+def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: str | Path | None,
+               save: bool, log: Callable[[str], None]) -> HardwareProfile:
+    import torch
+
+    from ragcompare.data.beir import load_dataset
+    from ragcompare.sysinfo import machine_info
+
+    thread_info = set_threads(threads) if threads else {"torch": torch.get_num_threads(),
+                                                        "faiss": None}
+    t_start = time.perf_counter()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    log(f"calibrating ({'quick' if quick else 'full'}) on {device}, threads {thread_info}")
+    probe_before = speed_probe()
+    datasets = QUALITY_DATASETS[:1] if quick else QUALITY_DATASETS
+    docs, qv, qtexts = real_vectors(datasets, log=log)
+    scale = GaussianScaleUp(docs)
+    mix = [qtexts[i] for i in np.random.default_rng(1).permutation(len(qtexts))]
+    enc = measure_encode(mix, n=8 if quick else len(mix))  # every real query once: the length tail
+    log(f"  query encoding: p50 {enc['p50_ms']:.1f} ms")
+    sizes = QUICK_SIZES if quick else DEFAULT_SIZES
+    indexes = measure_indexes(scale, qv, sizes, n_queries=10 if quick else 40, log=log)
+    doc_texts = [t for name in datasets for t in load_dataset(name).texts.values()]
+    ce = measure_cross_encoder(mix, doc_texts, max_lengths=(128, 256),
+                               pair_counts=(2, 8) if quick else (4, 16, 48), reps=1 if quick else 3,
+                               with_int8=True, log=log)
+    if isinstance(quality, dict):
+        qual = quality
+    elif quality:
+        qual = measure_quality(n_queries=5 if quick else 30, variants=QUALITY_VARIANTS, log=log)
+    else:
+        qual = HardwareProfile.load(SHIPPED_PROFILE).quality if SHIPPED_PROFILE.is_file() else {}
+    probe = (probe_before + speed_probe()) / 2
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    notes = [f"load average during calibration: {load[0]:.2f} on {os.cpu_count()} cores" if load
+             else "load average unknown",
+             f"synthetic scale-up: real {'+'.join(datasets)} document embeddings ({len(docs)}) plus vectors "
+             "drawn from a Gaussian with their mean and full covariance, L2-normalised; real queries",
+             f"calibration took {time.perf_counter() - t_start:.0f} s"]
+    if ce["note"]:
+        notes.append(ce["note"])
+    profile = HardwareProfile(device=device, machine=machine_info(), threads=thread_info,
+                              created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                              bi_encoder=enc, indexes=indexes, cross_encoder=ce, quality=qual,
+                              notes=notes, probe_ms=round(probe, 3))
+    if save:
+        path = profile.save(output or user_profile_path(device))
+        profile.source = str(path)
+        log(f"saved {path}")
+    return profile
+
+
+def update_quality(path: str | Path | None = None, n_queries: int = 30,
+                   log: Callable[[str], None] = print) -> HardwareProfile:
+    """Re-measure only the quality curves (e.g. after a new reranker ships) into an existing profile
+    (default: the user's CPU profile if any, else the shipped one)."""
+    path = Path(path) if path else Path(load_profile().source)
+    profile = HardwareProfile.load(path)
+    set_threads(1)
+    profile.quality = measure_quality(n_queries=n_queries, variants=QUALITY_VARIANTS, log=log)
+    profile.save(path)
+    log(f"saved {path}")
+    return profile

@@ -1,0 +1,55 @@
+"""The decision helper's commands: ``ragcompare recommend`` and ``ragcompare calibrate``."""
+
+from __future__ import annotations
+
+import json
+
+from ragcompare.decide.calibration import calibrate, update_quality
+from ragcompare.decide.recommender import recommend
+from ragcompare.decide.rules import seed_rule
+
+
+def _cli_recommend(args) -> int:
+    rec = recommend(args.corpus_size, args.latency_ms, args.accuracy, profile=args.profile,
+                    memory_budget_gb=args.memory_gb, query_tokens=args.query_tokens)
+    if args.json:
+        print(json.dumps(rec.to_dict(), indent=1, default=str))
+    else:
+        print(rec.summary())
+        seed = seed_rule(args.corpus_size, args.latency_ms, args.accuracy)
+        print(f"seed rule of thumb: {seed.approach} ({seed.rule})")
+    return 0
+
+
+def _cli_calibrate(args) -> int:
+    if args.quality_only:
+        update_quality(args.output)
+        return 0
+    calibrate(quick=args.quick, threads=args.threads, quality=args.quality, output=args.output)
+    return 0
+
+
+def add_cli(sub) -> None:
+    """Register ``ragcompare recommend`` and ``ragcompare calibrate`` on the CLI's subparsers."""
+    r = sub.add_parser("recommend", help="recommend bi-encoder / hybrid / cross-encoder from needs")
+    r.add_argument("--corpus-size", type=float, required=True, help="documents, e.g. 2e6")
+    r.add_argument("--latency-ms", type=float, required=True, help="p95 latency budget per query")
+    r.add_argument("--accuracy", default="medium", help="low | medium | high")
+    r.add_argument("--memory-gb", type=float, default=None, help="optional index memory budget")
+    r.add_argument("--query-tokens", type=float, default=None,
+                   help="typical query length in word pieces (default: the profiled query mix)")
+    r.add_argument("--profile", default=None,
+                   help="hardware profile: cpu, cuda or a JSON path (default: yours, else shipped)")
+    r.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    r.set_defaults(func=_cli_recommend)
+    c = sub.add_parser("calibrate", help="measure this machine's costs and save a hardware profile")
+    c.add_argument("--quick", action="store_true", help="tiny sizes, for tests (seconds)")
+    c.add_argument("--threads", type=int, default=1,
+                   help="torch/FAISS threads while measuring (default 1: robust on a busy machine)")
+    c.add_argument("--quality", action="store_true",
+                   help="also measure nDCG@10 vs k_retrieve (needs a reranker; slow)")
+    c.add_argument("--quality-only", action="store_true",
+                   help="only re-measure the quality curves into the profile at --output (default: "
+                        "yours, else the shipped one), e.g. after a new reranker ships")
+    c.add_argument("--output", default=None, help="profile path (default: the user cache dir)")
+    c.set_defaults(func=_cli_calibrate)

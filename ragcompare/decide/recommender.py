@@ -1,0 +1,349 @@
+"""The recommender: every candidate configuration of a corpus size, and the cheapest that meets the
+latency budget (predicted p95), the accuracy need and the memory budget.
+
+Candidates are approach x FAISS index x ``k_retrieve`` x reranker ``max_length`` x INT8; each gets a
+predicted p50/p95 latency (:class:`~ragcompare.decide.cost.CostModel`), an expected nDCG@10
+(:class:`~ragcompare.decide.quality.QualityModel`) and an index size. When none meets every need, the
+answer says how far each constraint must move (:func:`recommend`'s ``relax``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ragcompare.decide.cost import CostModel
+from ragcompare.decide.indexes import INDEX_KINDS
+from ragcompare.decide.profile import HardwareProfile, load_profile
+from ragcompare.decide.quality import ACCURACY_LEVELS, QualityModel
+from ragcompare.decide.rerankers import INT8_BACKEND, setting_key
+from ragcompare.decide.results import (
+    INT8_OPTIMIZATION,
+    Alternative,
+    Option,
+    Recommendation,
+    Settings,
+    format_bytes,
+)
+from ragcompare.types import InvalidInputError
+
+APPROACHES = ("bi-encoder", "hybrid", "cross-encoder")
+CE_ONLY_MAX_DOCS = 20_000
+"""Cross-encoder-only candidates are considered up to this corpus size (beyond it: hopeless)."""
+TIE_BAND = 0.10
+"""Options whose p50 is within 10% (+1 ms) of the cheapest count as equally cheap."""
+
+
+def candidate_options(n: int, cost: CostModel, quality: QualityModel, reranker: str) -> list[Option]:
+    """Every configuration for a corpus of ``n`` documents, with predicted cost and expected quality:
+    bi-encoder per index family; hybrid per family x ``k_retrieve`` x reranker setting; and, up to
+    ``CE_ONLY_MAX_DOCS``, cross-encoder only per reranker setting."""
+    opts: list[Option] = []
+    enc50, enc95 = cost.encode
+    ks = sorted(quality.curve) or [10, 20, 50, 100]
+    for kind in cost.index_kinds:
+        spec = INDEX_KINDS.get(kind)
+        s50, s95, extra = cost.search_ms(kind, n)
+        mem = cost.memory_bytes(kind, n)
+        factory = spec.factory(n) if spec else kind
+        params = spec.search_params(n) if spec else {}
+        b50, b95 = cost.total([(enc50, enc95), (s50, s95)])
+        opts.append(Option("bi-encoder", Settings(kind, factory, params), b50, b95,
+                           quality.bi * cost.recall(kind, n, 10), mem,
+                           {"encode": enc50, "search": s50}, extra))
+        for k in ks:
+            if k >= n:
+                continue
+            for setting, s in cost.rerank_settings.items():
+                q = quality.hybrid(k, setting)
+                if q is None and quality.measured:
+                    continue
+                q = (q if q is not None else quality.bi) * cost.recall(kind, n, k)
+                r50, r95 = cost.rerank_ms(setting, k)
+                opt = INT8_OPTIMIZATION if s["int8"] else "none"
+                st = Settings(kind, factory, params, k, reranker, s["max_length"], min(32, k), opt)
+                h50, h95 = cost.total([(enc50, enc95), (s50, s95), (r50, r95)])
+                opts.append(Option("hybrid", st, h50, h95, q, mem,
+                                   {"encode": enc50, "search": s50, "rerank": r50}, extra))
+    if n <= CE_ONLY_MAX_DOCS:
+        for setting, s in cost.rerank_settings.items():
+            # exhaustive scoring: credited with the reranker's best measured depth (plateau)
+            q = quality.exhaustive(setting) if quality.curve else quality.bi
+            if q is None:
+                continue
+            r50, r95 = cost.rerank_ms(setting, n)
+            opt = INT8_OPTIMIZATION if s["int8"] else "none"
+            st = Settings(None, None, {}, None, reranker, s["max_length"], 32, opt)
+            opts.append(Option("cross-encoder", st, r50, r95, q, 0, {"rerank": r50}))
+    return opts
+
+
+def check_needs(corpus_size: object, latency_budget_ms: object, accuracy: object
+                ) -> tuple[int, float, str]:
+    """Validated (documents, budget in ms, accuracy level); :class:`InvalidInputError` otherwise."""
+    for name, v in (("corpus_size", corpus_size), ("latency_budget_ms", latency_budget_ms)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise InvalidInputError(f"{name} must be a number, got {type(v).__name__}")
+        if not math.isfinite(float(v)) or float(v) <= 0:
+            raise InvalidInputError(f"{name} must be a positive finite number, got {v!r}")
+    n = int(round(float(corpus_size)))
+    if n < 1:
+        raise InvalidInputError(f"corpus_size must be at least 1 document, got {corpus_size!r}")
+    if not isinstance(accuracy, str) or accuracy.strip().lower() not in ACCURACY_LEVELS:
+        raise InvalidInputError(f"accuracy must be one of {', '.join(ACCURACY_LEVELS)}, got "
+                                f"{accuracy!r}")
+    return n, float(latency_budget_ms), accuracy.strip().lower()
+
+
+def _pick(cands: list[Option]) -> Option:
+    """Cheapest option; within the tie band prefer exact search, higher quality, less memory."""
+    cheapest = min(c.p50_ms for c in cands)
+    band = [c for c in cands if c.p50_ms <= cheapest * (1 + TIE_BAND) + 1.0]
+    return min(band, key=lambda c: (INDEX_KINDS[c.settings.index].ann if c.settings.index in
+                                    INDEX_KINDS else False, -round(c.ndcg10, 3), c.memory_bytes,
+                                    c.p50_ms))
+
+
+def _level_met(q: float, quality: QualityModel) -> str | None:
+    for level in ("high", "medium", "low"):
+        if q >= quality.required(level) - 1e-9:
+            return level
+    return None
+
+
+def recommend(corpus_size: float, latency_budget_ms: float, accuracy: str = "medium",
+              profile: str | HardwareProfile | None = None,
+              memory_budget_gb: float | None = None, slowdown: float = 1.0,
+              query_tokens: float | None = None) -> Recommendation:
+    """Recommend the cheapest approach and settings that meet the latency budget and accuracy need.
+
+    ``latency_budget_ms`` is compared with the *predicted p95* per query (one query at a time on the
+    profiled hardware). ``accuracy`` is "low", "medium" or "high" (see ``ACCURACY_LEVELS``).
+    ``profile`` is a device name ("cpu", "cuda"), a JSON path or a loaded profile (default: the
+    user's own CPU profile if calibrated, else the shipped reference profile). ``slowdown``
+    scales every measured time (e.g. ``calibrate.speed_probe() / profile.probe_ms`` when the
+    machine is busier now than when it was profiled). ``query_tokens`` is your typical query
+    length in word pieces (default: the median of the profiled cranfield+cisi query mix).
+    """
+    n, budget, acc = check_needs(corpus_size, latency_budget_ms, accuracy)
+    if memory_budget_gb is not None and (isinstance(memory_budget_gb, bool) or not isinstance(
+            memory_budget_gb, (int, float)) or not memory_budget_gb > 0):
+        raise InvalidInputError(f"memory_budget_gb must be a positive number, got {memory_budget_gb!r}")
+    if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not (
+            math.isfinite(slowdown) and slowdown > 0):
+        raise InvalidInputError(f"slowdown must be a positive number, got {slowdown!r}")
+    prof = load_profile(profile)
+    if query_tokens is not None and (isinstance(query_tokens, bool) or not isinstance(
+            query_tokens, (int, float)) or not 0 < query_tokens < 10_000):
+        raise InvalidInputError(f"query_tokens must be a positive number, got {query_tokens!r}")
+    cost, quality = CostModel(prof, slowdown, query_tokens), QualityModel(prof.quality)
+    reranker = quality.reranker or prof.cross_encoder.get("model", "cross-encoder")
+    need = quality.required(acc)
+    mem_cap = memory_budget_gb * 1e9 if memory_budget_gb else math.inf
+    opts = candidate_options(n, cost, quality, reranker)
+    fits_time = [o for o in opts if o.p95_ms <= budget]
+    good = [o for o in opts if o.ndcg10 >= need - 1e-9]
+    fits_mem = [o for o in opts if o.memory_bytes <= mem_cap]
+    ok = [o for o in fits_time if o in good and o in fits_mem]
+    inputs = {"corpus_size": n, "latency_budget_ms": budget, "accuracy": acc,
+              "memory_budget_gb": memory_budget_gb, "slowdown": slowdown,
+              "query_tokens": cost.query_tokens}
+    reasons = _context_reasons(prof, quality, n)
+    if not ok:
+        relax = _relax(n, budget, acc, need, opts, fits_time, good, fits_mem, cost, quality,
+                       reranker, mem_cap)
+        alts = _alternatives(None, opts, budget, need, mem_cap)
+        return Recommendation(False, None, None, None, None, None, need, None,
+                              [f"no option predicts p95 <= {budget:g} ms with nDCG@10 >= {need:.3f}"
+                               + (f" within {memory_budget_gb:g} GB" if memory_budget_gb else ""),
+                               *reasons], alts, relax, inputs, prof.label)
+    best = _pick(ok)
+    why = [f"cheapest option meeting every need: predicted p50 {best.p50_ms:.1f} ms ("
+           + ", ".join(f"{k} {v:.1f}" for k, v in best.breakdown_ms.items())
+           + f"), p95 {best.p95_ms:.1f} ms <= budget {budget:g} ms",
+           f"expected nDCG@10 {best.ndcg10:.3f} >= {need:.3f} needed for '{acc}' accuracy "
+           f"({ACCURACY_LEVELS[acc]})"]
+    if best.settings.index in INDEX_KINDS:
+        spec = INDEX_KINDS[best.settings.index]
+        why.append(f"{best.settings.index}: {spec.note}; recall vs exact search "
+                   f"{cost.recall(spec.name, n, best.settings.k_retrieve or 10):.3f} (measured)"
+                   if spec.ann else f"{best.settings.index}: {spec.note}")
+    if best.extrapolated:
+        why.append(f"search time extrapolated beyond the largest measured index "
+                   f"({cost.largest_measured(best.settings.index):,} vectors) with the fitted power law")
+    if best.settings.optimization != "none":
+        why.append(_int8_reason(prof, quality, best.settings))
+    alts = _alternatives(best, opts, budget, need, mem_cap)
+    return Recommendation(True, best.approach, best.settings, best.p50_ms, best.p95_ms, best.ndcg10,
+                          need, best.memory_bytes, why + reasons, alts, [], inputs, prof.label, best)
+
+
+def _int8_reason(prof: HardwareProfile, quality: QualityModel, settings: Settings) -> str:
+    """Why INT8, and whether this profile measured it with the backend the recommendation names."""
+    text = ("dynamic INT8 weights run by ONNX Runtime (OnnxCrossEncoderReranker, variant onnx-int8) "
+            "speed the reranker up on CPU")
+    if quality.measured:
+        text += "; its quality cost is measured on the top-20 rerank and included in the expected nDCG@10"
+    setting = prof.cross_encoder.get("settings", {}).get(setting_key(settings.max_length or 0, True), {})
+    if setting.get("backend") != INT8_BACKEND or (quality.measured and
+                                                  prof.quality.get("int8_backend") != INT8_BACKEND):
+        text += ("; this profile measured INT8 with an older backend (torch.ao quantization): run "
+                 "`ragcompare calibrate --quality` to measure ONNX Runtime INT8")
+    return text
+
+
+def _context_reasons(prof: HardwareProfile, quality: QualityModel, n: int) -> list[str]:
+    out = []
+    if not quality.measured:
+        out.append("quality curves not measured yet (no reranker when profiled): nDCG@10 is relative "
+                   "to the exact bi-encoder (=1.0) and reranking is assumed to gain nothing")
+    else:
+        top_k = max(quality.curve, key=quality.curve.get) if quality.curve else None
+        out.append(f"quality: nDCG@10 measured on {', '.join(quality.datasets)} (~1.4k documents each; "
+                   f"bi-encoder {quality.bi:.3f}"
+                   + (f", best rerank {quality.curve[top_k]:.3f} at k_retrieve={top_k}" if top_k else "")
+                   + "); larger corpora usually score lower in absolute terms")
+        if quality.curve and max(quality.curve.values()) <= quality.bi:
+            out.append(f"the measured reranker ({quality.reranker}) does not beat the bi-encoder on "
+                       "these collections, so reranking buys no accuracy here")
+        if not quality.held_out:
+            out.append("the reranker's quality was measured on collections it was trained on")
+    if n > CE_ONLY_MAX_DOCS:
+        out.append(f"cross-encoder only not considered above {CE_ONLY_MAX_DOCS:,} documents "
+                   "(it scores every document per query)")
+    return out
+
+
+def _why_not(o: Option, budget: float, need: float, mem_cap: float, best: Option | None) -> str:
+    fails = []
+    if o.p95_ms > budget:
+        fails.append(f"too slow: p95 {o.p95_ms:.1f} ms > {budget:g} ms")
+    if o.ndcg10 < need - 1e-9:
+        fails.append(f"not accurate enough: nDCG@10 {o.ndcg10:.3f} < {need:.3f}")
+    if o.memory_bytes > mem_cap:
+        fails.append(f"index too big: {format_bytes(o.memory_bytes)}")
+    if fails:
+        return "; ".join(fails)
+    if best is not None and o.p50_ms > best.p50_ms * (1 + TIE_BAND) + 1.0:
+        return f"meets every need but costs more: p50 {o.p50_ms:.1f} ms vs {best.p50_ms:.1f} ms"
+    return ("meets every need at about the same cost; lost the tie-break (exact search first, then "
+            "higher nDCG@10, then less memory)")
+
+
+def _alternatives(best: Option | None, opts: list[Option], budget: float, need: float,
+                  mem_cap: float) -> list[Alternative]:
+    """Per approach: its best candidate (ok and cheapest; else fastest accurate; else most accurate
+    within budget; else most accurate) plus, if different, the best-quality option within budget."""
+    out: list[Alternative] = []
+
+    def ok(o: Option) -> bool:
+        return o.p95_ms <= budget and o.ndcg10 >= need - 1e-9 and o.memory_bytes <= mem_cap
+
+    for approach in APPROACHES:
+        mine = [o for o in opts if o.approach == approach and o is not best]
+        if not mine:
+            continue
+        if best is not None and approach == best.approach:
+            other_index = [o for o in mine if ok(o) and o.settings.index != best.settings.index]
+            mine = other_index or [o for o in mine if ok(o)]
+            if not mine:
+                continue
+        good = [o for o in mine if ok(o)]
+        accurate = [o for o in mine if o.ndcg10 >= need - 1e-9]
+        in_time = [o for o in mine if o.p95_ms <= budget]
+        if good:
+            pick = _pick(good)
+        elif accurate:
+            pick = min(accurate, key=lambda o: o.p95_ms)
+        elif in_time:
+            pick = max(in_time, key=lambda o: (o.ndcg10, -o.p50_ms))
+        else:
+            pick = max(mine, key=lambda o: (o.ndcg10, -o.p50_ms))
+        out.append(Alternative(pick, _why_not(pick, budget, need, mem_cap, best)))
+    in_budget = [o for o in opts if o.p95_ms <= budget and o.memory_bytes <= mem_cap]
+    if in_budget:
+        top = max(in_budget, key=lambda o: (round(o.ndcg10, 3), -o.p50_ms))
+        if (best is None or top.ndcg10 > best.ndcg10 + 1e-6) and all(a.option != top for a in out):
+            out.append(Alternative(top, "best quality that fits the budget: "
+                                   + _why_not(top, budget, need, mem_cap, best)))
+    return out
+
+
+def _relax(n: int, budget: float, acc: str, need: float, opts: list[Option], fits_time: list[Option],
+           good: list[Option], fits_mem: list[Option], cost: CostModel, quality: QualityModel,
+           reranker: str, mem_cap: float) -> list[str]:
+    """How far each constraint must move for some option to meet the others."""
+    out = []
+    acc_mem = [o for o in good if o.memory_bytes <= mem_cap]
+    if acc_mem:
+        fastest = min(acc_mem, key=lambda o: o.p95_ms)
+        out.append(f"latency: raise the budget to >= {math.ceil(fastest.p95_ms):,} ms (+"
+                   f"{math.ceil(fastest.p95_ms - budget):,} ms, x{fastest.p95_ms / budget:.1f}) for "
+                   f"{fastest.label()}")
+    in_time = [o for o in fits_time if o.memory_bytes <= mem_cap]
+    if in_time:
+        top = max(in_time, key=lambda o: o.ndcg10)
+        level = _level_met(top.ndcg10, quality)
+        if level and level != acc:
+            out.append(f"accuracy: lower the need to '{level}' (best within {budget:g} ms: "
+                       f"{top.label()}, nDCG@10 {top.ndcg10:.3f} < {need:.3f} needed for '{acc}')")
+        elif not level:
+            out.append(f"accuracy: within {budget:g} ms the best expected nDCG@10 is {top.ndcg10:.3f}, "
+                       "below even the 'low' level")
+    else:
+        fastest = min(opts, key=lambda o: o.p95_ms)
+        out.append(f"no configuration at all fits {budget:g} ms: the fastest ({fastest.label()}) "
+                   f"needs p95 {fastest.p95_ms:.1f} ms")
+    n_max = _max_corpus(n, budget, need, cost, quality, reranker, mem_cap)
+    if n_max:
+        out.append(f"corpus: shrink (shard/filter) to <= {n_max:,} documents per searched index "
+                   f"(now {n:,}, /{n / n_max:.1f})")
+    if mem_cap < math.inf:
+        in_need = [o for o in fits_time if o.ndcg10 >= need - 1e-9]
+        if in_need:
+            small = min(in_need, key=lambda o: o.memory_bytes)
+            out.append(f"memory: allow >= {small.memory_bytes / 1e9:.2f} GB ({small.label()})")
+    return out
+
+
+def _max_corpus(n: int, budget: float, need: float, cost: CostModel, quality: QualityModel,
+                reranker: str, mem_cap: float) -> int | None:
+    """Largest corpus below ``n`` for which some option meets every need (bisection on log n)."""
+    def feasible(m: int) -> bool:
+        return any(o.p95_ms <= budget and o.ndcg10 >= need - 1e-9 and o.memory_bytes <= mem_cap
+                   for o in candidate_options(m, cost, quality, reranker))
+
+    lo, hi = 1.0, math.log10(max(n, 10))
+    if not feasible(10):
+        return None
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        if feasible(int(10 ** mid)):
+            lo = mid
+        else:
+            hi = mid
+    m = int(10 ** lo)
+    return m if m < n else None
+
+
+def latency_curves(accuracy: str = "medium", sizes: np.ndarray | None = None,
+                   profile: str | HardwareProfile | None = None
+                   ) -> dict[str, list[tuple[int, float, bool]]]:
+    """Per approach and corpus size: (n, predicted p50, meets accuracy) of its cheapest option that
+    meets ``accuracy`` -- or, where none does, of its cheapest option at all (``meets`` False)."""
+    prof = load_profile(profile)
+    cost, quality = CostModel(prof), QualityModel(prof.quality)
+    need = quality.required(check_needs(1, 1, accuracy)[2])
+    sizes = np.logspace(2, 9, 29) if sizes is None else np.asarray(sizes)
+    out: dict[str, list[tuple[int, float, bool]]] = {a: [] for a in APPROACHES}
+    for n in sizes:
+        opts = candidate_options(int(n), cost, quality, "r")
+        for a in APPROACHES:
+            mine = [o for o in opts if o.approach == a]
+            good = [o.p50_ms for o in mine if o.ndcg10 >= need - 1e-9]
+            if good:
+                out[a].append((int(n), min(good), True))
+            elif mine:
+                out[a].append((int(n), min(o.p50_ms for o in mine), False))
+    return out
