@@ -121,3 +121,14 @@ def test_rerankers_are_rerankers(tiny_reranker, tiny_cross_encoder_dir):
         assert isinstance(r, Reranker), type(r).__name__
         ranked = r.rerank("wing flow", {"a": "boundary layer flow", "b": "library index"})
         assert sorted(h.doc_id for h in ranked) == ["a", "b"]
+
+
+def test_on_disk_format_tags_do_not_follow_the_layout():
+    """Saved indexes and profiles name their format, not the module that wrote them: moving a module
+    must never make yesterday's files unreadable."""
+    from ragcompare.decide import profile
+    from ragcompare.models import pack
+    from ragcompare.retrieval import bm25, dense
+
+    assert (bm25.FORMAT, dense.FORMAT, profile.FORMAT, pack.FORMAT) == (
+        "ragcompare.bm25/1", "ragcompare.bi_encoder/1", "ragcompare.profile/1", "ragcompare-pack/1")

@@ -77,14 +77,14 @@ def test_onnx_export_is_cached(tmp_path, cache) -> None:
 
 def test_onnx_sentence_encoder_matches_sentence_transformers(tmp_path, cache) -> None:
     pytest.importorskip("onnxruntime")
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     from ragcompare.rerank import onnx as optimize
 
     body = _tiny_bert(tmp_path / "body", classifier=False)
-    tr = models.Transformer(str(body), max_seq_length=32)
-    st = SentenceTransformer(modules=[tr, models.Pooling(tr.get_embedding_dimension(), "mean"),
-                                      models.Normalize()])
+    tr = Transformer(str(body), max_seq_length=32)
+    st = SentenceTransformer(modules=[tr, Pooling(tr.get_embedding_dimension(), "mean"), Normalize()])
     st.save(str(tmp_path / "st"))
     model = str(tmp_path / "st")
     texts = _texts(15, 3)

@@ -191,10 +191,7 @@ def evaluate_embedding_quantization(vectors: np.ndarray, queries: np.ndarray, k:
     packed bits; queries stay float32 and, with rescoring, the top ``k * rescore_multiplier``
     candidates are re-scored with the float query against the quantized document vectors.
     """
-    try:
-        from sentence_transformers.util.quantization import quantize_embeddings, semantic_search_faiss
-    except ImportError:  # older sentence-transformers
-        from sentence_transformers.quantization import quantize_embeddings, semantic_search_faiss
+    from sentence_transformers.util.quantization import quantize_embeddings, semantic_search_faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)

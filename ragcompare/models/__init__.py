@@ -7,5 +7,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "load_cross_encoder pick_reranker hub_reachable shipped_models model_card  "
         "training_collections DEFAULT_BI_ENCODER DEFAULT_CROSS_ENCODER  "
         "DEFAULT_STS_CROSS_ENCODER"),
-    "pack": "materialize base_model_path PackError",
+    "pack": "materialize base_model_path base_tensors PackError",
 }, globals())

@@ -20,11 +20,14 @@ and ``OnnxSentenceEncoder`` a drop-in for the ``SentenceTransformer`` inside a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,19 @@ def _fingerprint(path: Path) -> str:
         raise OptimizeError(f"no weights (*.safetensors / *.bin) in {path}")
     stamp = "|".join(f"{w.name}:{w.stat().st_size}:{int(w.stat().st_mtime)}" for w in weights)
     return hashlib.sha256(f"{path.resolve()}|{stamp}".encode()).hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the warnings and log records the one-off export steps emit (none concerns the user)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(previous)
 
 
 def _tmp_path(target: Path) -> Path:
@@ -114,7 +130,7 @@ def export_onnx(model: str, kind: str = "cross-encoder", opset: int = 17,
             return self.inner(**dict(zip(names, args)))[0]
 
     tmp = _tmp_path(target)
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():  # tracing warns about Python-level branches it freezes: expected here
         torch.onnx.export(_Wrapper(net), tuple(sample[n] for n in names), str(tmp), input_names=names,
                           output_names=[output], dynamic_axes=axes, opset_version=opset, dynamo=False)
     tmp.replace(target)
@@ -168,8 +184,9 @@ def quantize_onnx(folder: str | Path, per_channel: bool = True, force: bool = Fa
     source = optimize_onnx(folder)
     # Fused ops (com.microsoft domain) defeat shape inference; their outputs are float32.
     tmp = _tmp_path(target)
-    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    with _quiet():  # ORT logs a generic "consider pre-processing" advice to the root logger
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     tmp.replace(target)
     return target
 

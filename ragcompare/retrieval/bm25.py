@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,10 @@ import Stemmer
 
 from ragcompare.types import Hit, RagCompareError, check_corpus, check_k, check_queries
 
-FORMAT = "ragcompare.retrieval.bm25/1"
+# bm25s sets its own logger to DEBUG at import; its per-index debug lines would flood notebooks.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+FORMAT = "ragcompare.bm25/1"  # the on-disk format tag, unchanged since the first release
 
 
 def tokenize(texts: Sequence[str], stemmer: Stemmer.Stemmer | None = None, stopwords: str = "en",

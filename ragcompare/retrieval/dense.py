@@ -21,7 +21,7 @@ from ragcompare.types import (
     check_queries,
 )
 
-FORMAT = "ragcompare.retrieval.dense/1"
+FORMAT = "ragcompare.bi_encoder/1"  # the on-disk format tag, unchanged since the first release
 
 
 class IndexFileError(RagCompareError):

@@ -323,7 +323,7 @@ def train_bi_encoder(
         max_steps=planned,
         per_device_train_batch_size=batch_size,
         learning_rate=lr,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # below 1: a fraction of the steps (transformers 5 deprecates warmup_ratio)
         seed=seed,
         data_seed=seed,
         batch_sampler="no_duplicates",
