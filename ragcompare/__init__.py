@@ -26,7 +26,8 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "data.beir": "Dataset Document DatasetError load_dataset",
     "data.pairs": "load_sentence_pairs",
-    "models.resolve": "ModelNotAvailableError model_guide pick_reranker resolve_model training_collections",
+    "models.resolve": "ModelNotAvailableError model_guide pick_reranker resolve_model",
+    "models.pack": "training_collections",
     "retrieval.bm25": "BM25Retriever",
     "retrieval.dense": "BiEncoderRetriever",
     "retrieval.cache": "EmbeddingCache",
@@ -60,12 +61,12 @@ if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.eval.metrics import compare, evaluate, retrieve  # noqa: F401
     from ragcompare.eval.sts import spearman  # noqa: F401
     from ragcompare.eval.timing import latency_stats, time_queries  # noqa: F401
+    from ragcompare.models.pack import training_collections  # noqa: F401
     from ragcompare.models.resolve import (  # noqa: F401
         ModelNotAvailableError,
         model_guide,
         pick_reranker,
         resolve_model,
-        training_collections,
     )
     from ragcompare.rerank.cross_encoder import CrossEncoderReranker  # noqa: F401
     from ragcompare.rerank.head import interpolate_hits, rerank_head  # noqa: F401

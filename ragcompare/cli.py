@@ -23,14 +23,10 @@ def _alphas(text: str | None) -> list[float]:
 def _bench(args: argparse.Namespace) -> int:
     from ragcompare.data.beir import load_dataset
     from ragcompare.eval.bench import run_benchmark
-    from ragcompare.sysinfo import describe_machine
+    from ragcompare.sysinfo import describe_machine, set_threads
 
     if args.threads:
-        import faiss
-        import torch
-
-        torch.set_num_threads(args.threads)
-        faiss.omp_set_num_threads(args.threads)
+        set_threads(args.threads)
     dataset = load_dataset(args.dataset)
     print(f"dataset: {dataset!r}")
     print(f"machine: {describe_machine()}")

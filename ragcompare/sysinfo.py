@@ -51,3 +51,16 @@ def describe_machine() -> str:
     libs = ", ".join(f"{k} {v[k]}" for k in ("torch", "sentence-transformers", "faiss-cpu") if k in v)
     return (f"{i['cpu']} ({i['cores']} cores, torch threads {i.get('torch_threads')}{gpu}); "
             f"Python {i['python']}; {libs}")
+
+
+def set_threads(n: int) -> dict[str, int]:
+    """Run torch and FAISS on ``n`` threads each (on a machine shared with other jobs, fewer threads than
+    cores avoids oversubscription); returns the counts now in force."""
+    import faiss
+    import torch
+
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"threads must be a positive int, got {n!r}")
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+    return {"torch": torch.get_num_threads(), "faiss": faiss.omp_get_max_threads()}

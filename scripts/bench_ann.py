@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ragcompare.eval import ResultSet, ann
+from ragcompare.sysinfo import set_threads
 from ragcompare.types import InvalidInputError
 
 
@@ -82,11 +83,8 @@ def main() -> None:
     p.add_argument("--out", default="results/ann")
     a = p.parse_args()
 
-    import faiss
-    import torch
 
-    torch.set_num_threads(a.threads)
-    faiss.omp_set_num_threads(a.threads)
+    set_threads(a.threads)
     vectors, queries = real_vectors(a.pair_limit)
     print(f"{len(vectors)} vectors, {len(queries)} queries, {vectors.shape[1]} dims")
     frame = run(vectors, queries, train_size=a.train_size, skip=tuple(a.skip.split(",")))

@@ -182,15 +182,12 @@ def main() -> None:
     a = p.parse_args()
     a.alpha = None if a.alpha < 0 else a.alpha
 
-    import faiss
-    import torch
 
     from ragcompare.data.beir import load_dataset
     from ragcompare.retrieval.dense import BiEncoderRetriever
-    from ragcompare.sysinfo import describe_machine
+    from ragcompare.sysinfo import describe_machine, set_threads
 
-    torch.set_num_threads(a.threads)
-    faiss.omp_set_num_threads(a.threads)
+    set_threads(a.threads)
     datasets = [load_dataset(n) for n in a.dataset.split(",")]
     dataset = datasets[0]
     print(f"machine: {describe_machine()}")

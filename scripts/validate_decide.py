@@ -28,10 +28,10 @@ from ragcompare.decide import (
     load_profile,
     run_all,
     scenario_grid,
-    set_threads,
     speed_probe,
     summarise,
 )
+from ragcompare.sysinfo import set_threads
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,3 +119,18 @@ def test_cli_rejects_bad_alpha_before_running(cranfield, capsys):
     for bad in ("half", "1.5"):
         assert main(["bench", "--dataset", "cranfield", "--alpha", bad, "--no-progress"]) == 2
         assert "alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [{"k_retrieve": -3}, {"max_length": 0}, {"ce_only_queries": -1},
+                                 {"rerank_queries": 0}, {"hybrid_first_stages": ("bm25", "foo")},
+                                 {"alphas": (1.5,)}])
+def test_benchmark_refuses_bad_settings_before_any_work(bad, cranfield, monkeypatch):
+    from ragcompare.eval.bench import run_benchmark
+    from ragcompare.retrieval.bm25 import BM25Retriever
+
+    def no_work(*_args, **_kwargs):
+        raise AssertionError("the benchmark started working before checking its settings")
+
+    monkeypatch.setattr(BM25Retriever, "index", no_work)
+    with pytest.raises(InvalidInputError):
+        run_benchmark(cranfield, progress=False, log=lambda _msg: None, **bad)

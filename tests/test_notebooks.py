@@ -173,13 +173,14 @@ def test_pin_threads_sets_torch_and_faiss(capsys):
     faiss = pytest.importorskip("faiss")
     from ragcompare.teach import pin_threads
 
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
     try:
         assert pin_threads(1) == 1
         assert torch.get_num_threads() == 1
         assert faiss.omp_get_max_threads() == 1
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
     assert capsys.readouterr().out == "torch threads: 1, ONNX Runtime intra-op threads: 1\n"
 
 

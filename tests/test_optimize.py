@@ -248,11 +248,33 @@ def test_synthetic_like_matches_shape_and_norm() -> None:
         ann.synthetic_like(real, 10, method="uniform")
 
 
-def test_embedding_quantization_times_searches_not_index_builds() -> None:
+def test_embedding_quantization_times_searches_not_index_builds(monkeypatch) -> None:
+    from sentence_transformers.util import quantization
+
     base = _vectors(600)
     queries = base[:8] + 0.05 * _vectors(8, seed=3)  # each query next to one document
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    real_search, real_timer = quantization.semantic_search_faiss, ann._time_search
+    calls: list[tuple[bool, bool]] = []  # (inside a timed pass, built an index)
+    timing_now = [False]
+
+    def spy_search(*args, **kwargs):
+        calls.append((timing_now[0], kwargs.get("corpus_index") is None))
+        return real_search(*args, **kwargs)
+
+    def spy_timer(*args, **kwargs):
+        timing_now[0] = True
+        try:
+            return real_timer(*args, **kwargs)
+        finally:
+            timing_now[0] = False
+
+    monkeypatch.setattr(quantization, "semantic_search_faiss", spy_search)
+    monkeypatch.setattr(ann, "_time_search", spy_timer)
     frame = ann.evaluate_embedding_quantization(base, queries, k=1, repeats=2)
+    assert sum(built for _, built in calls) == 4  # one build per configuration ...
+    assert not any(timed and built for timed, built in calls)  # ... never inside a timed pass
+    assert sum(timed for timed, _ in calls) >= 4 * 2 * len(queries)
     assert list(frame.index) == ["ST uint8", "ST uint8 + rescore", "ST ubinary", "ST ubinary + rescore"]
     assert (frame["qps"] > 0).all() and frame["recall@1"].between(0, 1).all()
     assert frame.loc["ST ubinary", "recall@1"] == frame.loc["ST ubinary + rescore", "recall@1"] == 1.0

@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                 "SHIPPED_PROFILE"),
     "indexes": "IndexKind INDEX_KINDS nlist_for",
     "fits": "fit_linear fit_power",
-    "calibration": ("calibrate update_quality speed_probe set_threads real_vectors GaussianScaleUp "
+    "calibration": ("calibrate update_quality speed_probe real_vectors GaussianScaleUp "
                     "measure_indexes measure_cross_encoder measure_encode query_tokens"),
     "rerankers": "setting_key setting_reranker timing_reranker INT8_BACKEND",
     "quality": "QualityModel ACCURACY_LEVELS measure_quality",
@@ -25,6 +25,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "results": "Recommendation Option Settings Alternative INT8_OPTIMIZATION",
     "rules": "seed_rule compare_with_seed SeedAdvice",
     "widgets": "DecisionTool PRESETS",
-    "validation": "scenario_grid ConfigurationRunner run_all summarise option_key",
-    "cli": "add_cli",
+    "validation": "scenario_grid ConfigurationRunner run_all summarise",
 }, globals())

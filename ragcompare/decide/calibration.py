@@ -34,6 +34,7 @@ from ragcompare.decide.profile import SHIPPED_PROFILE, HardwareProfile, load_pro
 from ragcompare.decide.quality import QUALITY_DATASETS, QUALITY_VARIANTS, measure_quality
 from ragcompare.decide.rerankers import INT8_BACKEND, setting_key, setting_reranker, timing_reranker
 from ragcompare.eval.timing import latency_stats, measure, time_calls
+from ragcompare.sysinfo import set_threads
 from ragcompare.types import InvalidInputError
 
 DEFAULT_SIZES = {"Flat": (1_000, 10_000, 100_000), "IVF-Flat": (10_000, 30_000, 100_000),
@@ -105,16 +106,6 @@ def speed_probe(reps: int = 7) -> float:
 
     with torch.inference_mode():
         return measure(layer, repeats=reps, warmup=1, track_memory=False)["p50_ms"]
-
-
-def set_threads(n: int = 1) -> dict[str, int]:
-    """Pin torch and FAISS to ``n`` threads (avoids oversubscription when other jobs run)."""
-    import faiss
-    import torch
-
-    torch.set_num_threads(n)
-    faiss.omp_set_num_threads(n)
-    return {"torch": torch.get_num_threads(), "faiss": n}
 
 
 # -- measurements ------------------------------------------------------------------------------------

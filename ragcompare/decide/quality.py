@@ -152,7 +152,8 @@ def measure_quality(datasets: Sequence[str] = QUALITY_DATASETS, ks: Sequence[int
 
 def _trained_on(model: str) -> set[str]:
     """Collections whose judgments trained ``model`` (its card, or a training run's results.json)."""
-    from ragcompare.models.resolve import resolve_model, training_collections
+    from ragcompare.models.pack import training_collections
+    from ragcompare.models.resolve import resolve_model
 
     trained_on = training_collections(resolve_model(model, "cross-encoder"))
     results = Path(model).parent / "results.json"

@@ -122,7 +122,7 @@ def recommend(corpus_size: float, latency_budget_ms: float, accuracy: str = "med
     profiled hardware). ``accuracy`` is "low", "medium" or "high" (see ``ACCURACY_LEVELS``).
     ``profile`` is a device name ("cpu", "cuda"), a JSON path or a loaded profile (default: the
     user's own CPU profile if calibrated, else the shipped reference profile). ``slowdown``
-    scales every measured time (e.g. ``calibrate.speed_probe() / profile.probe_ms`` when the
+    scales every measured time (e.g. ``ragcompare.decide.speed_probe() / profile.probe_ms`` when the
     machine is busier now than when it was profiled). ``query_tokens`` is your typical query
     length in word pieces (default: the median of the profiled cranfield+cisi query mix).
     """

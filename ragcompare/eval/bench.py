@@ -94,6 +94,10 @@ def benchmark_pipelines(pipelines: Mapping[str, object], dataset: Dataset,
     return pd.DataFrame(rows).set_index("pipeline")
 
 
+FIRST_STAGES = ("bi-encoder", "bm25", "rrf")
+"""The first stages a benchmark can feed to the reranker."""
+
+
 def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
                   cross_encoder: str | None = None, k_retrieve: int = 20, max_length: int = 256,
                   rerank_queries: int | None = None, ce_only_queries: int = 2,
@@ -110,12 +114,23 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     ``ce_only_max_docs`` documents.
     """
     from ragcompare.models.resolve import DEFAULT_BI_ENCODER
+    from ragcompare.rerank.cross_encoder import check_settings
     from ragcompare.retrieval.bm25 import BM25Retriever
     from ragcompare.retrieval.dense import BiEncoderRetriever
     from ragcompare.retrieval.fusion import FusionRetriever
     from ragcompare.types import check_alpha
 
-    alphas = [check_alpha(a) for a in alphas]  # fail before the long runs, not after
+    # Fail before the long runs, not after them.
+    alphas = [check_alpha(a) for a in alphas]
+    check_settings(max_length, 32)
+    for label, value, least in (("k_retrieve", k_retrieve, 1), ("depth", depth, 1),
+                                ("ce_only_queries", ce_only_queries, 0),
+                                ("rerank_queries", 1 if rerank_queries is None else rerank_queries, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise InvalidInputError(f"{label} must be an int >= {least}, got {value!r}")
+    unknown = set(hybrid_first_stages) - set(FIRST_STAGES)
+    if unknown:
+        raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {list(FIRST_STAGES)}")
 
     bi_encoder = bi_encoder or DEFAULT_BI_ENCODER
     texts = dataset.texts
@@ -159,10 +174,7 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     notes = list(ce_notes)
     if len(sample) < len(dataset.queries):
         notes.append(f"sampled {len(sample)} of {len(dataset.queries)} queries")
-    stages = {"bi-encoder": bi, "bm25": bm25, "rrf": fusion}
-    unknown = set(hybrid_first_stages) - set(stages)
-    if unknown:
-        raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {sorted(stages)}")
+    stages = dict(zip(FIRST_STAGES, (bi, bm25, fusion)))
     for first_name in hybrid_first_stages:
         first = stages[first_name]
         for alpha in (None, *alphas):
@@ -187,7 +199,8 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
 
 def _load_reranker(cross_encoder: str | None, dataset_name: str, max_length: int, log):
     """Load the requested (or default held-out) reranker; None with a message if unavailable."""
-    from ragcompare.models.resolve import ModelNotAvailableError, pick_reranker, training_collections
+    from ragcompare.models.pack import check_evaluation
+    from ragcompare.models.resolve import ModelNotAvailableError, pick_reranker
     from ragcompare.rerank.cross_encoder import CrossEncoderReranker
 
     try:
@@ -197,8 +210,7 @@ def _load_reranker(cross_encoder: str | None, dataset_name: str, max_length: int
         log(f"  hybrid and cross-encoder-only skipped: {e}")
         return None
     notes = []
-    trained_on = training_collections(ce.resolved)
-    if dataset_name.lower() in trained_on:
+    if not check_evaluation(ce.resolved, dataset_name.lower(), strict=False):
         msg = (f"{name} was trained on {dataset_name}'s own judgments: its scores here are not a "
                "fair (held-out) evaluation")
         warnings.warn(msg, stacklevel=2)

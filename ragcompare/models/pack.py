@@ -312,9 +312,10 @@ def packed_size_bytes(packed_dir: str | Path) -> int:
 def training_collections(model_dir: str | Path) -> set[str]:
     """Collections whose queries/judgments a model was trained on (from its ``card.json``).
 
-    Works on packed and materialized folders; a folder without a card gives an empty set.
+    Works on packed and materialized folders; names are lower-cased; a folder without a card (a hub
+    model) gives an empty set.
     """
-    return {str(c) for c in read_card(model_dir).get("training_collections", [])}
+    return {str(c).lower() for c in read_card(model_dir).get("training_collections", [])}
 
 
 def check_evaluation(model_dir: str | Path, collection: str, strict: bool = True) -> bool:

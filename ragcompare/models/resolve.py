@@ -190,11 +190,6 @@ def resolve_model(name: str, kind: str = "bi-encoder") -> str:
     )
 
 
-def is_offline_substitute(name: str, resolved: str) -> bool:
-    """True when ``resolved`` is a local stand-in for a hub id the user asked for."""
-    return name != resolved and not Path(name).expanduser().is_dir() and Path(resolved).is_dir()
-
-
 def load_bi_encoder(name: str = DEFAULT_BI_ENCODER, device: str = "cpu"):
     """Load a sentence-transformers bi-encoder by id or path (offline fallbacks applied)."""
     from sentence_transformers import SentenceTransformer
@@ -229,11 +224,6 @@ def model_card(path: str | Path) -> dict:
         return read_card(path)
     except json.JSONDecodeError as e:
         raise ModelNotAvailableError(f"{Path(path) / 'card.json'} is corrupt: {e}") from None
-
-
-def training_collections(path: str | Path) -> set[str]:
-    """Collections whose judgments trained the model at ``path``, lower-cased (empty for hub models)."""
-    return {str(c).lower() for c in model_card(path).get("training_collections", [])}
 
 
 def pick_reranker(dataset_name: str | None = None) -> str:

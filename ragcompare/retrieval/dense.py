@@ -19,6 +19,7 @@ from ragcompare.types import (
     check_corpus,
     check_k,
     check_queries,
+    check_unique_ids,
 )
 
 FORMAT = "ragcompare.bi_encoder/1"  # the on-disk format tag, unchanged since the first release
@@ -121,8 +122,7 @@ class BiEncoderRetriever:
                                     f"{vectors.shape}")
         if len(doc_ids) != vectors.shape[0]:
             raise InvalidInputError(f"{len(doc_ids)} ids for {vectors.shape[0]} vectors")
-        if len(set(doc_ids)) != len(doc_ids):
-            raise InvalidInputError("duplicate document ids")
+        check_unique_ids(doc_ids)
         try:
             index = faiss.index_factory(self.dim, self.index_factory, faiss.METRIC_INNER_PRODUCT)
             if not index.is_trained:

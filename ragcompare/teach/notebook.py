@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from ragcompare.settings import quick_mode
-from ragcompare.sysinfo import describe_machine
+from ragcompare.sysinfo import describe_machine, set_threads
 
 FIGURE_RC = {"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 3.6)}
 """Matplotlib settings of every notebook figure (sizes in inches)."""
@@ -53,10 +53,6 @@ def pin_threads(threads: int = 1) -> int:
     With more threads than free cores (another job on a shared machine) torch slows down dramatically;
     comparisons that give baseline and optimized variants the same count, interleaved, stay fair.
     """
-    import faiss
-    import torch
-
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
-    print(f"torch threads: {torch.get_num_threads()}, ONNX Runtime intra-op threads: {threads}")
+    counts = set_threads(threads)
+    print(f"torch threads: {counts['torch']}, ONNX Runtime intra-op threads: {threads}")
     return threads

@@ -16,8 +16,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                 "train_bi_encoder"),
     "evaluation": ("cross_encoder_sts bi_encoder_sts sts_table sts_combined ndcg_at_10 rerank interpolate "
                    "reranking_table first_stages held_out_table speed_pairs measure_throughput"),
-    "io": "dump_json read_json dump_xz load_xz bi_encoder cross_encoder",
-    "cards": "md_table build_card add_max_length_tables add_combined_table score_pairs verify_reload ship",
+    "cards": "build_card add_max_length_tables add_combined_table score_pairs verify_reload ship",
     "gpu": "make_bundle carried_base build_packs extract_changed adopt_trained",
-    "cli": "main gpu_main",
 }, globals())
