@@ -20,21 +20,16 @@ NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("*.py"))
 EXECUTED = sorted(NOTEBOOKS.glob("*.ipynb"))
 
-RE_EXECUTE = "fixed when the notebooks are re-executed (issue 19)"
-# Notebooks whose stored outputs (from the last full run) print machine paths or stderr streams.
-STALE_OUTPUTS = {"01_architectures", "03_cross_encoder", "04_hybrid", "05_benchmarks", "08_training"}
-
 MACHINE_PATH = re.compile(r"/root/|/home/|/Users/|/work/|site-packages|\.venv\b")
 INTERNAL_IMPORT = re.compile(r"^\s*(from\s+ragcompare\.\w+\.\w+\s+import|import\s+ragcompare\.\w+\.\w+)",
                              re.M)
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|\d+(\.\d+)?\s*(it|s)/(s|it)\]")  # tqdm bar, rate
 ENVIRONMENT = re.compile(r"\bos\.(environ|getenv)\b")
 
 
-def _param(path: Path, stale: set[str] = frozenset()):
-    """``path`` as a test parameter, strictly expected to fail while its stem is in ``stale``."""
-    if path.stem not in stale:
-        return pytest.param(path, id=path.stem)
-    return pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=RE_EXECUTE))
+def _param(path: Path):
+    """``path`` as a test parameter named after the notebook."""
+    return pytest.param(path, id=path.stem)
 
 
 def _cells(path: Path) -> list[tuple[str, str]]:
@@ -53,7 +48,7 @@ def _output_texts(output: dict) -> list[str]:
 
 
 def output_problems(notebook: Path) -> list[str]:
-    """Each stored output of ``notebook`` that is a stderr stream or names a machine path."""
+    """Each stored output of ``notebook`` that is a stderr stream, a progress bar or names a machine path."""
     problems = []
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     for number, cell in enumerate(cells):
@@ -62,6 +57,8 @@ def output_problems(notebook: Path) -> list[str]:
                 problems.append(f"cell {number}: stderr stream {''.join(output['text'])[:80]!r}")
                 continue
             for text in _output_texts(output):
+                if PROGRESS_BAR.search(text):
+                    problems.append(f"cell {number}: progress bar {text[:80]!r}")
                 match = MACHINE_PATH.search(text)
                 if match:
                     context = text[max(0, match.start() - 40):match.end() + 40]
@@ -89,23 +86,27 @@ def test_notebook_and_source_hold_the_same_cells(source: Path):
                         f"run `jupytext --sync` on the one you edited")
 
 
-@pytest.mark.parametrize("notebook", [_param(p, STALE_OUTPUTS) for p in EXECUTED])
+@pytest.mark.parametrize("notebook", [_param(p) for p in EXECUTED])
 def test_stored_outputs_carry_no_machine_paths_or_stderr(notebook: Path):
     problems = output_problems(notebook)
     assert not problems, f"{notebook.name}:\n" + "\n".join(problems)
 
 
-def test_output_check_finds_paths_and_stderr(tmp_path: Path):
+def test_output_check_finds_paths_stderr_and_progress_bars(tmp_path: Path):
     cell = {"cell_type": "code", "source": "", "metadata": {}, "outputs": [
         {"output_type": "stream", "name": "stdout", "text": ["loaded from /root/.cache/model\n"]},
         {"output_type": "stream", "name": "stderr", "text": ["a warning\n"]},
         {"output_type": "execute_result", "data": {"text/plain": ["fine"]}, "metadata": {}},
-        {"output_type": "display_data", "data": {"text/html": "<td>.venv/lib</td>"}, "metadata": {}}]}
+        {"output_type": "display_data", "data": {"text/html": "<td>.venv/lib</td>"}, "metadata": {}},
+        {"output_type": "display_data", "metadata": {}, "data": {
+            "text/plain": ["Batches:  50%|#####     | 22/44 [00:03<00:03,  6.1it/s]"]}},
+        {"output_type": "stream", "name": "stdout", "text": ["3.2x at 50% of the cost | 20/20 ok\n"]}]}
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": [cell]}))
     problems = output_problems(path)
-    assert len(problems) == 3
+    assert len(problems) == 4
     assert "/root/" in problems[0] and "stderr" in problems[1] and ".venv" in problems[2]
+    assert "progress bar" in problems[3]
 
 
 @pytest.mark.parametrize("source", [_param(p) for p in SOURCES])

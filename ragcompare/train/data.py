@@ -81,10 +81,10 @@ def bm25_rankings(coll: Dataset, k: int = 100) -> Ranking:
     return {q: [(h.doc_id, h.score) for h in row] for q, row in zip(qids, hits, strict=True)}
 
 
-def encode_corpus(coll: Dataset, model: Any, cache_dir: Path | None = None, batch_size: int = 32
-                  ) -> np.ndarray:
+def encode_corpus(coll: Dataset, model: Any, cache_dir: Path | None = None, batch_size: int = 32,
+                  progress: bool = False) -> np.ndarray:
     """Encode all documents (corpus order) with a SentenceTransformer (normalised), cached on disk if
-    asked."""
+    asked; ``progress`` shows a progress bar (the command line does, notebooks do not)."""
     cache = None
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def encode_corpus(coll: Dataset, model: Any, cache_dir: Path | None = None, batc
         if cache.exists():
             return np.load(cache)
     emb = model.encode([d.full_text for d in coll.corpus.values()], batch_size=batch_size,
-                       normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=True)
+                       normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
     if cache is not None:
         np.save(cache, emb)
     return emb

@@ -185,7 +185,7 @@ def reranking_table(coll: Dataset, first_stages: dict[str, Ranking], rerankers: 
 def first_stages(coll: Dataset, bi: Any, cache_dir: Path | None = None, k: int = 100
                  ) -> tuple[Ranking, Ranking, np.ndarray]:
     """BM25 and bi-encoder top-k of every query, and the document embeddings (cached in ``cache_dir``)."""
-    emb = encode_corpus(coll, bi, cache_dir=cache_dir)
+    emb = encode_corpus(coll, bi, cache_dir=cache_dir, progress=True)
     return bm25_rankings(coll, k), dense_rankings(coll, bi, emb, k), emb
 
 

@@ -144,7 +144,7 @@ def reranker_data(a: argparse.Namespace) -> dict[str, Any]:
         # pseudo-queries, labelled by a BM25 + bi-encoder RRF teacher); never its queries or qrels
         target = load_dataset(a.eval_on)
         pseudo = data.title_pseudo_queries(target, a.adapt_pseudo_queries, seed=a.seed)
-        temb = data.encode_corpus(target, bi, cache_dir=emb_cache)
+        temb = data.encode_corpus(target, bi, cache_dir=emb_cache, progress=True)
         pbm = data.bm25_rankings(pseudo, 100)
         pdense = data.dense_rankings(pseudo, bi, temb, 100)
         adapt = data.distillation_pairs(pseudo, pdense, [pbm, pdense], k=a.adapt_k)
@@ -243,7 +243,7 @@ def run_bi_encoder(a: argparse.Namespace) -> None:
         model.max_seq_length = a.max_length
         res = train_bi_encoder(model, coll, n, work / variant, epochs=a.epochs, batch_size=a.batch_size,
                                budget_s=a.budget_s, seed=a.seed, device=a.device)
-        e = data.encode_corpus(ev, model)
+        e = data.encode_corpus(ev, model, progress=True)
         out[variant] = {"training": res.as_dict(),
                         "ndcg10": round(ndcg_at_10(ev, data.dense_rankings(ev, model, e)), 4)}
         log.info("%s: %s", variant, out[variant])
