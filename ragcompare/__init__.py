@@ -36,7 +36,8 @@ _PUBLIC = {
     "rerank.onnx": "OnnxCrossEncoderReranker",
     "rerank.pipeline": "HybridPipeline CrossEncoderOnly",
     "rerank.head": "rerank_head interpolate_hits",
-    "eval.metrics": "evaluate compare retrieve",
+    "eval.metrics": "evaluate retrieve",
+    "eval.comparison": "compare format_comparison",
     "eval.sts": "spearman",
     "eval.timing": "latency_stats time_queries",
     "eval.bench": "run_benchmark",
@@ -58,7 +59,8 @@ if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.decide.profile import load_profile  # noqa: F401
     from ragcompare.decide.recommender import recommend  # noqa: F401
     from ragcompare.eval.bench import run_benchmark  # noqa: F401
-    from ragcompare.eval.metrics import compare, evaluate, retrieve  # noqa: F401
+    from ragcompare.eval.comparison import compare, format_comparison  # noqa: F401
+    from ragcompare.eval.metrics import evaluate, retrieve  # noqa: F401
     from ragcompare.eval.sts import spearman  # noqa: F401
     from ragcompare.eval.timing import latency_stats, time_queries  # noqa: F401
     from ragcompare.models.pack import training_collections  # noqa: F401

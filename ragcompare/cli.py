@@ -38,14 +38,20 @@ def _bench(args: argparse.Namespace) -> int:
                            progress=not args.no_progress)
     import pandas as pd
 
-    frame = report.to_frame()
-    with pd.option_context("display.width", 200, "display.max_columns", 20,
-                           "display.max_colwidth", 70, "display.float_format", "{:.3f}".format):
-        print()
-        print(frame.drop(columns=["notes"]).to_string())
-    for name, note in frame["notes"].items():
-        if note:
-            print(f"  note [{name}]: {note}")
+    for sampled in (False, True):
+        frame = report.to_frame(sampled=sampled)
+        if frame.empty:
+            continue
+        counts = sorted(set(frame["queries"]))
+        print(f"\n{'SAMPLED (not comparable with the table above)' if sampled else 'all queries'}: "
+              f"{', '.join(map(str, counts))} queries; differences to the bi-encoder on the same "
+              "queries, paired bootstrap 95% CI, Fisher randomization p-value")
+        with pd.option_context("display.width", 220, "display.max_columns", 20,
+                               "display.max_colwidth", 70, "display.float_format", "{:.3f}".format):
+            print(frame.drop(columns=["notes"]).to_string())
+        for name, note in frame["notes"].items():
+            if note:
+                print(f"  note [{name}]: {note}")
     for r in report.records:
         if "cross_encoder" in r.settings:
             print(f"settings: cross-encoder {r.settings['cross_encoder']}, max_length "

@@ -8,7 +8,8 @@ import pytest
 
 from ragcompare.cli import main
 from ragcompare.eval.bench import benchmark_pipelines, measure_pipeline
-from ragcompare.eval.metrics import compare, evaluate, to_results, write_trec
+from ragcompare.eval.comparison import QuerySetMismatchError, compare
+from ragcompare.eval.metrics import evaluate, to_results, write_trec
 from ragcompare.types import Hit, InvalidInputError
 
 QRELS = {"q1": {"d1": 2, "d3": 1}, "q2": {"d2": 1}}
@@ -34,8 +35,11 @@ def test_only_run_queries_are_scored():
 
 
 def test_compare_and_trec(tmp_path):
-    frame = compare({"a": RESULTS, "b": {"q1": RESULTS["q1"]}}, QRELS)
-    assert list(frame.index) == ["a", "b"] and list(frame["queries"]) == [2, 1]
+    with pytest.raises(QuerySetMismatchError, match="a: 2, b: 1"):
+        compare({"a": RESULTS, "b": {"q1": RESULTS["q1"]}}, QRELS)
+    frame = compare({"a": RESULTS, "b": {"q1": RESULTS["q1"]}}, QRELS, align="intersect")
+    assert list(frame.index) == ["a", "b"] and list(frame["queries"]) == [1, 1]
+    assert frame.loc["a", "ndcg@10"] == pytest.approx(evaluate({"q1": RESULTS["q1"]}, QRELS)["ndcg@10"])
     path = write_trec(RESULTS, tmp_path / "run.trec", "demo")
     assert path.read_text().splitlines()[0] == "q1 Q0 d1 1 3.000000 demo"
     with pytest.raises(InvalidInputError):
@@ -67,11 +71,10 @@ def test_measure_pipeline_and_benchmark_pipelines_agree():
         queries = {"q1": "a", "q2": "b"}
         qrels = QRELS
 
-    frame = benchmark_pipelines({"all": _Fixed(), "one": _Fixed()}, Data(), k=10,
-                                metrics=["mrr@10"], query_sets={"one": {"q1": "a"}})
-    assert list(frame.index) == ["all", "one"] and frame["queries"].tolist() == [2, 1]
+    frame = benchmark_pipelines({"all": _Fixed(), "other": _Fixed()}, Data(), k=10, metrics=["mrr@10"])
+    assert list(frame.index) == ["all", "other"] and frame["queries"].tolist() == [2, 2]
     assert frame.loc["all", "mrr@10"] == pytest.approx(rec.metrics["mrr@10"])
-    assert frame.loc["one", "mrr@10"] == 1.0
+    assert frame.loc["other", "Δ mrr@10"] == 0.0 and frame.attrs["baseline"] == "all"
     for col in ("p50_ms", "p95_ms", "p99_ms", "qps"):
         assert (frame[col] > 0).all()
 
@@ -102,12 +105,23 @@ def test_bench_cli_writes_json_records(tmp_path, cranfield, tiny_cross_encoder_d
     assert "bi-encoder >> cross-encoder@5 (alpha=0.5)" in names
     assert "rrf >> cross-encoder@5 (alpha=0.5)" in names
     assert "cross-encoder only" in names and len(names) == 8
+    full = [r for r in report["records"] if not r["sampled"]]
+    assert {r["queries_evaluated"] for r in full} == {3}  # every full-set row on the same queries
+    assert [r["name"] for r in report["records"] if r["sampled"]] == ["cross-encoder only"]
+    bi = next(r for r in report["records"] if r["name"] == "bi-encoder")
     for r in report["records"]:
         assert set(r["metrics"]) == {"ndcg@10", "mrr@10", "recall@100", "map"}
         assert r["latency"]["p50_ms"] > 0 and r["settings"]
+        d = r["comparison"]["ndcg@10"]
+        assert d["baseline"] == "bi-encoder" and d["low"] <= d["diff"] <= d["high"]
+        assert d["queries"] == r["queries_evaluated"]
+        assert 0 <= d["p_value"] <= 1 if d["queries"] > 1 else d["p_value"] in (None, 1.0)
+        if not r["sampled"]:
+            assert d["diff"] == pytest.approx(r["metrics"]["ndcg@10"] - bi["metrics"]["ndcg@10"])
     assert report["machine"]["cores"] >= 1
     printed = capsys.readouterr().out
-    assert "p50_ms" in printed and "machine:" in printed
+    assert "p50_ms" in printed and "machine:" in printed and "95% CI" in printed
+    assert "SAMPLED" in printed  # the cross-encoder-only row is printed in a table of its own
 
 
 def test_cli_unknown_dataset_exit_code(capsys):

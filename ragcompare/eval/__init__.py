@@ -1,11 +1,13 @@
-"""Evaluation: metrics (ranx), semantic-similarity scores (scipy), the one timing harness, the benchmark,
-rerank-depth sweeps, inference speed-ups side by side, the ANN frontier, performance runs and their
-plots."""
+"""Evaluation: metrics (ranx), the comparison protocol (same queries, paired intervals),
+semantic-similarity scores (scipy), the one timing harness, the benchmark, rerank-depth sweeps,
+inference speed-ups side by side, the ANN frontier, performance runs and their plots."""
 
 from ragcompare._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "metrics": "evaluate compare retrieve to_results to_run write_trec DEFAULT_METRICS",
+    "metrics": "evaluate per_query retrieve to_results to_run write_trec DEFAULT_METRICS",
+    "comparison": ("compare compare_runs paired_difference shared_queries format_comparison format_p "
+                   "Difference QuerySetMismatchError"),
     "sts": "spearman mix_scores fit_mix_weight",
     "timing": "latency_stats time_queries time_calls time_interleaved measure measure_interleaved PeakMemory",
     "bench": "run_benchmark measure_pipeline benchmark_pipelines BenchRecord BenchReport",

@@ -1,7 +1,10 @@
 """Head-to-head benchmark of the ranking architectures on one judged collection.
 
 Every pipeline is timed one query at a time (as a search service sees them) after a warm-up query;
-quality comes from ranx over the same queries. Machine and settings travel with the numbers.
+quality comes from ranx over the same queries, and every row carries its difference to the bi-encoder
+on those queries with a paired 95% interval and p-value (:mod:`ragcompare.eval.comparison`). Rows
+measured on a sample of the queries are flagged and kept out of the full-set table. Machine and
+settings travel with the numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from ragcompare.data.beir import Dataset
+from ragcompare.eval.comparison import compare, compare_runs, format_p
 from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
 from ragcompare.eval.timing import latency_stats, time_queries
 from ragcompare.sysinfo import machine_info
@@ -30,6 +34,9 @@ class BenchRecord:
     settings: dict[str, object]
     queries_evaluated: int
     notes: list[str] = field(default_factory=list)
+    sampled: bool = False
+    comparison: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per metric: the difference to the baseline on this record's queries (``Difference.to_dict``)."""
 
 
 @dataclass
@@ -41,15 +48,25 @@ class BenchReport:
     machine: dict[str, object]
     setup_seconds: dict[str, float]
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per pipeline: metrics, p50/p95 latency, queries, notes."""
+    def to_frame(self, sampled: bool = False, metric: str | None = None) -> pd.DataFrame:
+        """One row per pipeline measured on all queries (``sampled=True``: on a sample): metrics,
+        p50/p95 latency, queries, the difference in ``metric`` (default: the first) to the
+        baseline with its 95% interval and p-value, notes."""
         rows = []
         for r in self.records:
+            if r.sampled != sampled:
+                continue
+            m = metric or next(iter(r.metrics))
             row = {"pipeline": r.name, **r.metrics, "p50_ms": r.latency["p50_ms"],
-                   "p95_ms": r.latency["p95_ms"], "queries": r.queries_evaluated,
-                   "notes": "; ".join(r.notes)}
+                   "p95_ms": r.latency["p95_ms"], "queries": r.queries_evaluated}
+            d = r.comparison.get(m)
+            if d:
+                row[f"Δ {m} vs {d['baseline']}"] = d["diff"]
+                row["95% CI"] = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if r.name != d["baseline"] else ""
+                row["p"] = format_p(d["p_value"]) if r.name != d["baseline"] else ""
+            row["notes"] = "; ".join(r.notes)
             rows.append(row)
-        return pd.DataFrame(rows).set_index("pipeline")
+        return pd.DataFrame(rows).set_index("pipeline") if rows else pd.DataFrame()
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict: dataset, machine, setup times and one record per pipeline."""
@@ -74,24 +91,27 @@ def measure_pipeline(name: str, retriever, queries: Mapping[str, str],
 def benchmark_pipelines(pipelines: Mapping[str, object], dataset: Dataset,
                         queries: Mapping[str, str] | None = None, k: int = 100, warmup: int = 1,
                         metrics: Sequence[str] = ("ndcg@10", "recall@100"),
-                        query_sets: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+                        baseline: str | None = None) -> pd.DataFrame:
     """Quality and one-query-at-a-time latency of several ready retrievers on one collection
-    (:func:`measure_pipeline` each).
+    (:func:`measure_pipeline` each), all on the same ``queries`` (default: all of them).
 
-    ``query_sets`` may give some pipelines their own (smaller) query sample, e.g. cross-encoder-only;
-    the ``queries`` column says how many each was measured on. Rows: pipeline; columns: metrics,
-    p50/p95/p99 ms, queries/s, queries.
+    Rows: pipeline; columns: metrics, the difference in the first metric to ``baseline`` (default:
+    the first pipeline) with its 95% interval and p-value (see :func:`ragcompare.compare`), p50/p95/p99
+    ms, queries/s, queries. A pipeline that must be sampled belongs in a table of its own.
     """
     queries = queries or dict(dataset.queries)
-    rows = []
+    rows, results = [], {}
     for name, retriever in pipelines.items():
-        qs = (query_sets or {}).get(name, queries)
         depth = min(k, len(getattr(retriever, "doc_ids", [])) or k)
-        rec, _ = measure_pipeline(name, retriever, qs, dataset.qrels, depth, metrics, warmup=warmup)
+        rec, results[name] = measure_pipeline(name, retriever, queries, dataset.qrels, depth, metrics,
+                                              warmup=warmup)
         lat = rec.latency
-        rows.append({"pipeline": name, **rec.metrics, "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"],
-                     "p99_ms": lat["p99_ms"], "qps": 1000.0 / lat["mean_ms"], "queries": lat["n"]})
-    return pd.DataFrame(rows).set_index("pipeline")
+        rows.append({"pipeline": name, "p50_ms": lat["p50_ms"], "p95_ms": lat["p95_ms"],
+                     "p99_ms": lat["p99_ms"], "qps": 1000.0 / lat["mean_ms"]})
+    quality = compare(results, dataset.qrels, metrics, baseline=baseline)
+    frame = quality.join(pd.DataFrame(rows).set_index("pipeline"))
+    frame.attrs.update(quality.attrs)
+    return frame
 
 
 FIRST_STAGES = ("bi-encoder", "bm25", "rrf")
@@ -137,14 +157,21 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     depth = min(depth, len(texts))
     setup: dict[str, float] = {}
     records: list[BenchRecord] = []
+    results_of: dict[str, Results] = {}
 
     def record(name: str, retriever, queries: Mapping[str, str], settings: dict,
                notes: list[str] | None = None, k: int = depth, warmup: int = 1) -> Results:
         log(f"  running {name} on {len(queries)} queries ...")
         rec, results = measure_pipeline(name, retriever, queries, dataset.qrels, k, metrics, settings,
                                         notes or [], warmup, progress)
+        rec.sampled = len(queries) < len(dataset.queries)
         records.append(rec)
+        results_of[name] = results
         return results
+
+    def report() -> BenchReport:
+        add_comparisons(records, results_of, dataset.qrels, "bi-encoder", metrics, seed)
+        return BenchReport(dataset.name, records, machine_info(), setup)
 
     t0 = time.perf_counter()
     bm25 = BM25Retriever().index(texts)
@@ -165,7 +192,7 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
 
     reranker = _load_reranker(cross_encoder, dataset.name, max_length, log)
     if reranker is None:
-        return BenchReport(dataset.name, records, machine_info(), setup)
+        return report()
     ce_name, ce, ce_notes = reranker
     from ragcompare.rerank.pipeline import CrossEncoderOnly, HybridPipeline
 
@@ -194,7 +221,20 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
         setup["cross_encoder_only_s"] = time.perf_counter() - t0
     elif ce_only_queries > 0:
         log(f"  cross-encoder only skipped: {len(texts)} documents > ce_only_max_docs")
-    return BenchReport(dataset.name, records, machine_info(), setup)
+    return report()
+
+
+def add_comparisons(records: Sequence[BenchRecord], results: Mapping[str, Results],
+                    qrels: Mapping[str, Mapping[str, int]], baseline: str,
+                    metrics: Sequence[str] = DEFAULT_METRICS, seed: int = 0) -> None:
+    """Fill each record's ``comparison``: its difference to ``baseline`` on the record's own queries
+    (the baseline's results restricted to them), per metric."""
+    if baseline not in results:
+        return
+    for r in records:
+        diffs = compare_runs({baseline: results[baseline], r.name: results[r.name]}, qrels,
+                             baseline, metrics, align="intersect", seed=seed)[r.name]
+        r.comparison = {m: d.to_dict() for m, d in diffs.items()}
 
 
 def _load_reranker(cross_encoder: str | None, dataset_name: str, max_length: int, log):

@@ -1,10 +1,12 @@
-"""Retrieval metrics through ranx, results tables, TREC run export."""
+"""Retrieval metrics through ranx (means and per-query scores), TREC run export; comparisons of
+runs live in :mod:`ragcompare.eval.comparison`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
@@ -49,15 +51,19 @@ def evaluate(results: Results, qrels: Mapping[str, Mapping[str, int]],
     return {m: float(v) for m, v in scores.items()}
 
 
-def compare(runs: Mapping[str, Results], qrels: Mapping[str, Mapping[str, int]],
-            metrics: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
-    """One row per named run: its metrics and the number of queries evaluated."""
-    rows = []
-    for name, results in runs.items():
-        row = {"pipeline": name, **evaluate(results, qrels, metrics)}
-        row["queries"] = sum(1 for q in results if q in qrels)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("pipeline")
+def per_query(results: Results, qrels: Mapping[str, Mapping[str, int]],
+              metrics: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
+    """Each metric per judged query present in ``results`` (rows: query id, sorted; columns: metrics)."""
+    judged = {q: dict(j) for q, j in qrels.items() if q in results and j}
+    if not judged:
+        raise InvalidInputError("no query of the results has judgments in qrels")
+    qrels_ = Qrels(judged)
+    scores = ranx_evaluate(qrels_, to_run({q: results[q] for q in judged}), list(metrics),
+                           return_mean=False, make_comparable=True)
+    if not isinstance(scores, dict):
+        scores = {metrics[0]: scores}
+    return pd.DataFrame({m: np.asarray(v, dtype=float) for m, v in scores.items()},
+                        index=pd.Index(list(qrels_.keys()), name="query_id"))
 
 
 def write_trec(results: Results, path: str | Path, run_name: str = "ragcompare") -> Path:
