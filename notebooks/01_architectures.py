@@ -181,29 +181,32 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# The cell below prints the measured numbers the summary refers to.
+# Built from this run's measurements on this machine (they move with its load).
 
 # %%
+from IPython.display import Markdown
+
 c = costs.set_index(["architecture", "when"])["seconds"]
-print(f"- bi-encoder: offline encoding of {len(dataset.corpus)} documents "
-      f"~{c['bi-encoder', 'offline']:.0f} s "
-      f"once; then {c['bi-encoder', 'per query'] * 1000:.0f} ms per query")
-print(f"- cross-encoder alone: nothing to precompute; ~{c['cross-encoder', 'per query']:.0f} s per query "
-      f"to score every document")
-print(f"- hybrid (top-20 rerank): ~{c['hybrid', 'per query']:.2f} s per query, "
-      f"{c['cross-encoder', 'per query'] / c['hybrid', 'per query']:.0f}x less than the cross-encoder alone")
-print(f"- pair score for the relevant document: {logit:.3f} (cross-encoder logit) vs "
-      f"cosine {float(q_vec @ d_vec):.3f} (bi-encoder)")
+how = costs.set_index(["architecture", "when"])["how"]
+Markdown(f"""
+- A **bi-encoder** pays for documents once, offline: about {c['bi-encoder', 'offline']:.0f} s for the
+  {len(dataset.corpus):,} documents here ({how['bi-encoder', 'offline']}; notebook 02 estimates the same
+  cost from another sample). Each query is then one short encoding plus a vector search,
+  {c['bi-encoder', 'per query'] * 1000:.0f} ms, so it scales to large collections.
+- A **cross-encoder** sees query and document together — richer interactions, as the attention map
+  shows — but nothing is reusable across queries: scoring every document costs about
+  {c['cross-encoder', 'per query']:.0f} s per query ({how['cross-encoder', 'per query']}), out of reach
+  beyond toy sizes.
+- The **hybrid** pipeline spends the cross-encoder's cost only on a short candidate list: about
+  {c['hybrid', 'per query']:.2f} s per query for the top {hybrid.k_retrieve},
+  {c['cross-encoder', 'per query'] / c['hybrid', 'per query']:.0f}× less than the cross-encoder alone.
+  Notebook 04 measures how long that list should be.
+- The two scores live on different scales: for the relevant document the cross-encoder's logit is
+  {logit:.3f}, the bi-encoder's cosine {float(q_vec @ d_vec):.3f}. Only the order each one gives is
+  comparable.
+""")
 
 # %% [markdown]
-# - A **bi-encoder** pays for documents once, offline; each query is one short encoding plus a vector
-#   search, so it scales to large collections.
-# - A **cross-encoder** sees query and document together — richer interactions, as the attention map
-#   shows — but nothing is reusable across queries, so scoring a whole collection per query is out of
-#   reach beyond toy sizes (see the printed seconds).
-# - The **hybrid** pipeline spends the cross-encoder's cost only on a short candidate list; notebook 04
-#   measures how long that list should be.
-#
 # ## Exercises
 #
 # 1. Pass `layer=0` and `layer=-1` to `cross_encoder_attention`: how do early and late layers differ?

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from ragcompare.teach import setup_notebook
 
@@ -145,23 +145,29 @@ bi_latency = latency_stats(lat["total"] / 1000)
 print({k: round(v, 2) for k, v in bi_latency.items()})
 print(lat[["encode_query", "search"]].median().round(3).to_dict(), "(median ms per stage)")
 
-fig, ax = plt.subplots(figsize=(7, 3))
+fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
 lat[["encode_query", "search"]].plot.hist(bins=30, alpha=0.7, ax=ax, logx=False)
 ax.set_xlabel("milliseconds per query")
 ax.set_title("where a bi-encoder query spends its time")
-plt.tight_layout()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.show()
+median_ms = lat[["encode_query", "search"]].median()
+display(Markdown(
+    f"Median over {len(lat)} queries: encoding the query takes {median_ms['encode_query']:.1f} ms, the "
+    f"exact search over {bi.faiss_index.ntotal:,} vectors {median_ms['search']:.2f} ms — the search is "
+    f"{median_ms['search'] / median_ms.sum():.0%} of the time."))
 
 # %% [markdown]
-# Encoding the query dominates; the exact search over 1,400 vectors is a small matrix product. At
-# millions of documents the search share grows, which is what approximate FAISS indexes (IVF, HNSW,
-# PQ — any factory string works in `BiEncoderRetriever`) are for.
+# At this corpus size the exact search is one small matrix product. At millions of documents its
+# share grows, which is what approximate FAISS indexes (IVF, HNSW, PQ — any factory string works in
+# `BiEncoderRetriever`) are for.
 #
 # ## 5 · Use case: clustering the collection
 #
 # The same vectors group documents by topic without any labels. K-means finds the groups; each group
 # is named by its **distinctive frequent terms** (terms frequent in the cluster but not everywhere,
-# a class-based TF-IDF), and PCA draws the 384-dimensional vectors on a 2-D map.
+# a class-based TF-IDF), and PCA draws the 384-dimensional vectors on a 2-D map. The map keeps only
+# two of the 384 directions: clusters that overlap on it can still be apart in the full space.
 
 # %%
 from ragcompare.teach import cluster_table, cluster_vectors, project_2d
@@ -174,20 +180,19 @@ clusters
 
 # %%
 xy = project_2d(doc_vectors)
-fig, ax = plt.subplots(figsize=(8, 6))
+fig, ax = plt.subplots(figsize=(10, 6), layout="constrained")
 palette = sns.color_palette("tab10", n_clusters)
-for c in range(n_clusters):
-    m = labels == c
-    ax.scatter(xy[m, 0], xy[m, 1], s=8, alpha=0.6, color=palette[c])
-for _, row in clusters.iterrows():
-    cx, cy = np.median(xy[labels == row.cluster], axis=0)
-    ax.annotate(", ".join(row.label.split(", ")[:3]), (cx, cy), fontsize=8, weight="bold",
-                ha="center", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8,
-                                    "ec": palette[row.cluster]})
-ax.set_title(f"Cranfield documents: PCA of bi-encoder vectors, {n_clusters} k-means clusters")
+for _, row in clusters.iterrows():  # largest cluster first, as in the table
+    m = labels == row.cluster
+    ax.scatter(xy[m, 0], xy[m, 1], s=8, alpha=0.6, color=palette[row.cluster],
+               label=f"{row.cluster}: {', '.join(row.label.split(', ')[:3])} ({row['size']})")
+    cx, cy = np.median(xy[m], axis=0)  # the cluster's centre: a large marker of its colour
+    ax.scatter([cx], [cy], s=120, marker="X", color=palette[row.cluster], edgecolor="black", lw=0.8)
+ax.legend(title="cluster: frequent terms (documents)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+          fontsize=8, title_fontsize=8, markerscale=2)
+ax.set_title(f"Cranfield documents: PCA of bi-encoder vectors, {n_clusters} k-means clusters (X = centre)")
 ax.set_xticks([])
 ax.set_yticks([])
-plt.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -217,17 +222,24 @@ ax.hist(sims, bins=80, color="steelblue")
 ax.axvline(threshold, color="crimson", ls="--", label=f"threshold {threshold}")
 ax.set_xlabel("cosine similarity of random document pairs")
 ax.set_ylabel("pairs")
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
 plt.show()
-print(f"random pairs: median cosine {np.median(sims):.2f}, "
-      f"99.9th percentile {np.percentile(sims, 99.9):.2f}")
+empty = [not (dataset.texts[a].strip() or dataset.texts[b].strip()) for a, b in zip(dups.doc_a, dups.doc_b)]
+copies = dups[[not e for e in empty]]
+n_empty = sum(empty)
+Markdown(
+    f"Random pairs have a median cosine of {np.median(sims):.2f} (99.9th percentile "
+    f"{np.percentile(sims, 99.9):.2f}), so the {len(dups)} pairs at {threshold} or more stand out. "
+    f"{n_empty} of them {'joins' if n_empty == 1 else 'join'} two **empty** documents"
+    + (f"; the other {len(copies)} share {copies.jaccard.min():.0%}–{copies.jaccard.max():.0%} of "
+       "their words (Jaccard)." if len(copies) else "."))
 
 # %% [markdown]
-# Read the table before trusting it: the top pair may be two **empty** documents (the Cranfield
-# corpus has abstracts with no text; the empty string gets one and the same vector), the next ones
-# are true duplicates — the same paper entered twice, with near-identical word sets. Near-duplicate
-# detection is a cheap data-quality check before you build an index.
+# Read the table before trusting it. **Empty** documents (the Cranfield corpus has entries with no
+# text) all get one and the same vector, so any two of them look like perfect duplicates. Pairs with a
+# high word overlap are the same paper entered twice; a high cosine with little word overlap would be
+# a paraphrase. Near-duplicate detection is a cheap data-quality check before you build an index.
 #
 # ## 7 · Use case: FAQ-style matching
 #
@@ -251,14 +263,13 @@ faq_precision = float(np.mean(correct))
 print(f"{len(faq_queries)} questions; best FAQ entry is relevant for {faq_precision:.0%} of them")
 
 curve = faq_threshold_curve([s for _, s in matches], correct, np.arange(0.3, 0.85, 0.05))
-fig, ax = plt.subplots(figsize=(6, 3.2))
+fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
 ax.plot(curve.threshold, curve.answered, marker="o", label="share of questions answered")
 ax.plot(curve.threshold, curve.precision, marker="s", label="precision of the answers")
 ax.set_xlabel("minimum cosine to answer")
 ax.set_ylim(0, 1.05)
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 ax.set_title("FAQ matching: coverage vs precision")
-plt.tight_layout()
 plt.show()
 curve.round(2)
 
@@ -271,13 +282,20 @@ examples
 # %% [markdown]
 # ## 8 · Asymmetric query and document encoders
 #
-# Queries and documents differ: a 15-word question against a 150-word abstract. Asymmetric setups
-# encode them differently — either **two models** (e.g. DPR's question and context encoders) or one
-# model with **different instructions** (E5/BGE-style `"query: "` / `"passage: "` prompts). In
-# ragcompare both sides are one argument each: `BiEncoderRetriever(doc_model, query_model=...)`.
-#
-# With a connected machine this cell runs a real asymmetric pair. Offline it is skipped, because those
-# weights cannot be shipped here:
+# Queries and documents differ: a short question against a long abstract (the cell below counts the
+# words). Asymmetric setups encode them differently — either **two models** (e.g. DPR's question and
+# context encoders) or one model with **different instructions** (E5/BGE-style `"query: "` /
+# `"passage: "` prompts). In ragcompare both sides are one argument each:
+# `BiEncoderRetriever(doc_model, query_model=...)`.
+
+# %%
+query_words = np.median([len(q.split()) for q in dataset.queries.values()])
+doc_words = np.median([len(t.split()) for t in dataset.texts.values()])
+print(f"median length: queries {query_words:.0f} words, documents {doc_words:.0f} words")
+
+# %% [markdown]
+# With a connected machine the next cell runs a real asymmetric pair. Offline it is skipped, because
+# those weights cannot be shipped here:
 
 # %%
 from ragcompare.models import hub_reachable
@@ -296,7 +314,8 @@ else:
 # with it: (a) the **same API** with a separate query model — here the same weights loaded twice, so
 # the vectors (and scores) must be identical, which the cell checks; (b) an **instruction prefix** on
 # the query side only (`prompt="query: "`), which models such as E5 are trained for and MiniLM is not.
-# Measure before you adopt a prompt: the change it makes is printed below.
+# Measure before you adopt a prompt: `compare` scores both runs on the same queries and gives the
+# change with its 95% interval (paired bootstrap) and p-value (randomization test).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -308,44 +327,43 @@ print("query encoder is a second model object:", two_model.query_model is not tw
 print("same weights -> identical query vectors:", same)
 
 # %%
-from ragcompare.eval import to_results
+from ragcompare import compare, format_comparison
+from ragcompare.eval import compare_runs, to_results
 
 q_ids = list(eval_queries)
 prefixed = bi.query_model.encode([eval_queries[q] for q in q_ids], prompt="query: ",
                                  normalize_embeddings=True, convert_to_numpy=True)
 prompt_results = to_results(q_ids, bi.search_vectors(prefixed, 100))
-prompt_metrics = evaluate(prompt_results, dataset.qrels)
-asym_table = pd.DataFrame({"symmetric (no prompt)": bi_metrics,
-                           'query prompt "query: "': prompt_metrics}).T
-asym_table
+prompt_runs = {"symmetric (no prompt)": bi_results, 'query prompt "query: "': prompt_results}
+prompt_effect = compare_runs(prompt_runs, dataset.qrels, metrics=["ndcg@10"])[
+    'query prompt "query: "']["ndcg@10"]
+format_comparison(compare(prompt_runs, dataset.qrels))
 
 # %% [markdown]
 # ## Summary
 #
-# The cell below prints this notebook's measured numbers; the points after it refer to them.
+# Built from this run's measurements (timings are this machine's, under its current load).
 
 # %%
-print(f"- collection: {len(dataset.corpus)} documents; embeddings {doc_vectors.shape[1]}-d, "
-      f"index {bi.memory_bytes / 1e6:.1f} MB")
-print(f"- cold encoding about {1 / per_doc_s:.0f} docs/s; "
-      f"with the cache the index was built in {index_s:.1f} s")
-print(f"- exact search quality on {len(eval_queries)} queries: nDCG@10 {bi_metrics['ndcg@10']:.3f}, "
-      f"recall@100 {bi_metrics['recall@100']:.3f}")
-print(f"- query latency p50 {bi_latency['p50_ms']:.1f} ms (of which FAISS search "
-      f"{lat['search'].median():.2f} ms)")
-print(f"- {len(dups)} near-duplicate pairs at cosine >= {threshold}")
-print(f"- FAQ matching: top FAQ entry relevant for {faq_precision:.0%} of questions")
-print(f"- query prompt on a model not trained for it: nDCG@10 "
-      f"{prompt_metrics['ndcg@10'] - bi_metrics['ndcg@10']:+.3f}")
+Markdown(f"""
+- Documents are encoded **once**: {len(dataset.corpus):,} documents become {doc_vectors.shape[1]}-d
+  vectors, a {bi.memory_bytes / 1e6:.1f} MB index. Cold, the model encodes about {1 / per_doc_s:.0f}
+  documents/s here (about {per_doc_s * len(dataset.corpus):.0f} s for the collection, scaled from
+  {len(sample)} documents; notebook 01 estimates the same from another sample); with the cache the
+  index was built in {index_s:.1f} s.
+- Exact search on {len(eval_queries)} queries: nDCG@10 {bi_metrics['ndcg@10']:.3f}, recall@100
+  {bi_metrics['recall@100']:.3f}. A query costs {bi_latency['p50_ms']:.1f} ms (median), of which the
+  FAISS search is {lat['search'].median():.2f} ms.
+- The same vectors give clustering, near-duplicate detection ({len(dups)} pairs at cosine ≥
+  {threshold}, {n_empty} of them between empty documents) and FAQ matching (the best FAQ entry is relevant
+  for {faq_precision:.0%} of the questions) for free — check what they find before trusting them.
+- Asymmetric setups are a constructor argument; whether a prompt helps is an empirical question. For
+  MiniLM, which was not trained with one, the `"query: "` prompt changes nDCG@10 by
+  {prompt_effect.describe()}: {"a real gain" if prompt_effect.low > 0 else
+  "a real loss" if prompt_effect.high < 0 else "no difference this evaluation can detect"}.
+""")
 
 # %% [markdown]
-# - Documents are encoded **once**; afterwards a query costs one short encoding plus a search that is
-#   a tiny fraction of the latency at this corpus size (see the printed split).
-# - The same vectors give clustering, near-duplicate detection and FAQ matching for free — but check
-#   what they find (the empty documents above) before trusting them.
-# - Asymmetric setups are a constructor argument; whether a prompt or a second encoder helps is an
-#   empirical question, answered above for the one model available offline.
-#
 # ## Exercises
 #
 # 1. Replace `"Flat"` with `"HNSW32"` or `"IVF16,Flat"` (and `bi.set_search_params(nprobe=4)`): how

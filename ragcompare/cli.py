@@ -27,6 +27,10 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         set_threads(args.threads)
+    if args.no_progress:  # also the weight-loading bars transformers draws on stderr
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     dataset = load_dataset(args.dataset)
     print(f"dataset: {dataset!r}")
     print(f"machine: {describe_machine()}")

@@ -8,8 +8,11 @@ reranker over real document texts. Each distinct configuration is run once on ``
 queries (one at a time, after a warm-up) and its measurement is shared by every scenario that
 recommended it.
 
-Reported: the share of scenarios whose measured p95 (and p50) meets the budget, and the share whose
-predicted p50 is within +-25% of the measured p50. Other jobs on the machine add noise.
+Reported: the prediction error (median |predicted - measured| / measured of p50, and the share of
+scenarios predicted within +-25%), the budget hits (share of scenarios whose measured p95, and p50,
+meets the budget) and the share of scenarios recommending each approach (bi-encoder, hybrid,
+interpolated hybrid, cross-encoder, infeasible). Other jobs on the machine add noise. Before measuring
+it prints the predicted measuring time (index builds not included).
 
     python scripts/validate_decide.py                  # default grid (sizes up to 300k)
     python scripts/validate_decide.py --sizes 100 1400 1e4 1e5 1e6 --output tmp/validate.json
@@ -24,8 +27,10 @@ import sys
 from pathlib import Path
 
 from ragcompare.decide import (
+    SECONDS_PER_CONFIG,
     ConfigurationRunner,
     load_profile,
+    planned_seconds,
     run_all,
     scenario_grid,
     speed_probe,
@@ -40,14 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", type=float, default=[100, 1400, 1e4, 1e5, 3e5])
     p.add_argument("--budgets", nargs="+", type=float, default=[10, 30, 100, 300, 1000, 2000])
     p.add_argument("--accuracy", nargs="+", default=["low", "medium", "high"])
-    p.add_argument("--queries", type=int, default=150,
+    p.add_argument("--queries", type=int, default=100,
                    help="real queries timed per configuration (fewer, >= 20, for configurations "
-                        "predicted to need more than ~20 s in all); a p95 needs many: query lengths "
-                        "have a long tail")
+                        "predicted to need more than --seconds-per-config in all); a p95 needs many: "
+                        "query lengths have a long tail")
+    p.add_argument("--seconds-per-config", type=float, default=SECONDS_PER_CONFIG,
+                   help="timed seconds aimed at per configuration (slow ones get fewer queries)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--profile", default=None, help="profile device name or JSON path")
     p.add_argument("--output", default=None, help="write the per-scenario table as JSON")
-    p.add_argument("--alternatives-max-ms", type=float, default=3000,
+    p.add_argument("--alternatives-max-ms", type=float, default=1500,
                    help="also run the runner-ups predicted under this p50 (checks the cost model of "
                         "approaches that were not chosen); 0 to skip")
     p.add_argument("--no-adjust", action="store_true",
@@ -61,13 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profile: {profile.label} ({profile.source}); threads now {threads}; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; speed probe {probe:.1f} ms "
           f"vs {profile.probe_ms} ms when profiled -> predictions x{slowdown:.2f}")
-    runner = ConfigurationRunner(args.queries)
+    runner = ConfigurationRunner(args.queries, seconds=args.seconds_per_config)
     print(f"{len(runner.queries) - 1} timed queries (mixed cranfield/cisi), "
           f"median {runner.tokens:.0f} tokens")
     scenarios, configs, alternatives = scenario_grid(profile, args.sizes, args.budgets, args.accuracy,
                                                      slowdown, runner.tokens, args.alternatives_max_ms)
     print(f"{len(scenarios)} scenarios, {sum(r.feasible for *_, r in scenarios)} feasible, "
           f"{len(configs)} distinct recommended configurations to run (+{len(alternatives)} runner-ups)")
+    plan = planned_seconds([*configs.values(), *alternatives.values()], len(runner.queries) - 1,
+                           args.seconds_per_config)
+    print(f"predicted measuring time: ~{plan / 60:.1f} min (plus index builds)", flush=True)
     measured = run_all(runner, configs, alternatives, log=lambda s: print(s, flush=True))
     s = summarise(scenarios, configs, alternatives, measured, probe)
 
@@ -87,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"with predictions re-scaled by the speed probe taken right before each run: median |p50 error| "
           f"{s['reprobed_median_error']:.1%}, within +-25% for {s['reprobed_within']:.0%} of "
           f"{len(configs) + len(alternatives)} configurations")
-    print(f"median |p50 error|: {s['median_error']:.1%}; "
+    print(f"prediction error: median |predicted - measured| / measured p50 {s['median_error']:.1%}; "
           f"load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print("scenarios recommending each approach: "
+          + ", ".join(f"{a} {share:.0%}" for a, share in s["approach_shares"].items()))
     for r in s["misses"]:
         print(f"  miss: n={r['corpus_size']:,} budget {r['budget_ms']:g} {r['accuracy']}: {r['option']} "
               f"predicted {r['predicted_p50_ms']:.1f}/{r['predicted_p95_ms']:.1f}, measured "
@@ -96,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        keep = ("share_meets_budget_p95", "share_meets_budget_p50", "share_p50_within_25pct", "configs",
-                "rows")
+        keep = ("share_meets_budget_p95", "share_meets_budget_p50", "share_p50_within_25pct", "median_error",
+                "approach_shares", "by_approach", "configs", "rows")
         out.write_text(json.dumps({"profile": profile.label, "threads": threads, "slowdown": slowdown,
                                    **{k: s[k] for k in keep}}, indent=1))
         print(f"wrote {out}")

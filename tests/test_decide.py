@@ -18,13 +18,13 @@ from ragcompare.decide import (
     QualityModel,
     Recommendation,
     available_profiles,
-    compare_with_seed,
+    compare_with_rules_of_thumb,
     fit_linear,
     fit_power,
     latency_curves,
     load_profile,
     recommend,
-    seed_rule,
+    rule_of_thumb,
 )
 from ragcompare.types import InvalidInputError
 
@@ -145,19 +145,20 @@ def test_accuracy_is_case_insensitive(prof):
     assert set(ACCURACY_LEVELS) == {"low", "medium", "high"}
 
 
-# -- seed rules ------------------------------------------------------------------------------------------
-def test_seed_rule_baseline():
-    assert seed_rule(500, 200, "high").approach == "cross-encoder"
-    assert seed_rule(5e6, 5, "medium").approach == "bi-encoder"
-    assert seed_rule(1e5, 80, "high").approach == "hybrid"
-    assert seed_rule(1e5, 80, "low").approach == "bi-encoder"
+# -- the course's starting rules of thumb ---------------------------------------------------------------
+def test_rule_of_thumb_baseline():
+    assert rule_of_thumb(500, 200, "high").approach == "cross-encoder"
+    assert rule_of_thumb(5e6, 5, "medium").approach == "bi-encoder"
+    assert rule_of_thumb(1e5, 80, "high").approach == "hybrid"
+    assert rule_of_thumb(1e5, 80, "low").approach == "bi-encoder"
     with pytest.raises(InvalidInputError):
-        seed_rule(-1, 10)
+        rule_of_thumb(-1, 10)
 
 
-def test_compare_with_seed_table(prof):
-    df = compare_with_seed((100, 1e6), (10, 1000), ("high",), profile=prof)
-    assert len(df) == 4 and {"seed", "measured", "agree"} <= set(df.columns)
+def test_compare_with_rules_of_thumb_table(prof):
+    df = compare_with_rules_of_thumb((100, 1e6), (10, 1000), ("high",), profile=prof)
+    assert len(df) == 4
+    assert {"rule_of_thumb", "measured", "agree", "interpolated", "gain", "gain_low"} <= set(df.columns)
 
 
 # -- models and fits -------------------------------------------------------------------------------------
@@ -236,7 +237,8 @@ def test_cli_recommend(capsys):
 
     assert main(["recommend", "--corpus-size", "2e6", "--latency-ms", "50", "--accuracy", "high"]) == 0
     out = capsys.readouterr().out
-    assert "need: 2,000,000 documents" in out and "seed rule of thumb" in out
+    assert "need: 2,000,000 documents" in out and "the course's starting rules of thumb say" in out
+    assert "seed" not in out
     assert main(["recommend", "--corpus-size", "-3", "--latency-ms", "50"]) == 2
 
 

@@ -24,6 +24,7 @@ MACHINE_PATH = re.compile(r"/root/|/home/|/Users/|/work/|site-packages|\.venv\b"
 INTERNAL_IMPORT = re.compile(r"^\s*(from\s+ragcompare\.\w+\.\w+\s+import|import\s+ragcompare\.\w+\.\w+)",
                              re.M)
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|\d+(\.\d+)?\s*(it|s)/(s|it)\]")  # tqdm bar, rate
+OBJECT_REPR = re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>")  # a default repr with an address
 ENVIRONMENT = re.compile(r"\bos\.(environ|getenv)\b")
 
 
@@ -48,17 +49,24 @@ def _output_texts(output: dict) -> list[str]:
 
 
 def output_problems(notebook: Path) -> list[str]:
-    """Each stored output of ``notebook`` that is a stderr stream, a progress bar or names a machine path."""
+    """Each stored output of ``notebook`` that is a stderr stream, a traceback, a progress bar, an object
+    repr with a memory address, or names a machine path."""
     problems = []
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     for number, cell in enumerate(cells):
         for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                what = f"{output.get('ename')}: {output.get('evalue', '')[:80]!r}"
+                problems.append(f"cell {number}: traceback {what}")
+                continue
             if output["output_type"] == "stream" and output.get("name") == "stderr":
                 problems.append(f"cell {number}: stderr stream {''.join(output['text'])[:80]!r}")
                 continue
             for text in _output_texts(output):
                 if PROGRESS_BAR.search(text):
                     problems.append(f"cell {number}: progress bar {text[:80]!r}")
+                if OBJECT_REPR.search(text):
+                    problems.append(f"cell {number}: object repr {OBJECT_REPR.search(text).group(0)!r}")
                 match = MACHINE_PATH.search(text)
                 if match:
                     context = text[max(0, match.start() - 40):match.end() + 40]
@@ -87,7 +95,7 @@ def test_notebook_and_source_hold_the_same_cells(source: Path):
 
 
 @pytest.mark.parametrize("notebook", [_param(p) for p in EXECUTED])
-def test_stored_outputs_carry_no_machine_paths_or_stderr(notebook: Path):
+def test_stored_outputs_are_clean(notebook: Path):
     problems = output_problems(notebook)
     assert not problems, f"{notebook.name}:\n" + "\n".join(problems)
 
@@ -100,13 +108,17 @@ def test_output_check_finds_paths_stderr_and_progress_bars(tmp_path: Path):
         {"output_type": "display_data", "data": {"text/html": "<td>.venv/lib</td>"}, "metadata": {}},
         {"output_type": "display_data", "metadata": {}, "data": {
             "text/plain": ["Batches:  50%|#####     | 22/44 [00:03<00:03,  6.1it/s]"]}},
-        {"output_type": "stream", "name": "stdout", "text": ["3.2x at 50% of the cost | 20/20 ok\n"]}]}
+        {"output_type": "stream", "name": "stdout", "text": ["3.2x at 50% of the cost | 20/20 ok\n"]},
+        {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": ["Traceback"]},
+        {"output_type": "execute_result", "metadata": {}, "data": {
+            "text/plain": ["<ragcompare.retrieval.dense.BiEncoderRetriever at 0x7f3a2c1b9d50>"]}}]}
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": [cell]}))
     problems = output_problems(path)
-    assert len(problems) == 4
+    assert len(problems) == 6
     assert "/root/" in problems[0] and "stderr" in problems[1] and ".venv" in problems[2]
-    assert "progress bar" in problems[3]
+    assert "progress bar" in problems[3] and "traceback ValueError" in problems[4]
+    assert "object repr" in problems[5]
 
 
 @pytest.mark.parametrize("source", [_param(p) for p in SOURCES])

@@ -154,7 +154,9 @@ def test_pool_comparisons_weights_queries_and_keeps_collections_apart() -> None:
     assert out.loc["fast", "pairs_per_s"] == pytest.approx(6 / 1.5)
     assert out.loc["fast", "speedup"] == pytest.approx((6 / 1.5) / (6 / 4.0))
     assert (out.loc["fast", "wins"], out.loc["fast", "ties"], out.loc["fast", "losses"]) == (1, 1, 1)
-    assert 0.0 <= out.loc["fast", "p_value"] <= 1.0
+    assert 0.0 <= out.loc["fast", "p_value"] <= 1.0 and out.loc["base", "diff"] == 0
+    assert out.loc["fast", "diff"] == pytest.approx(out.loc["fast", "ndcg@10"] - out.loc["base", "ndcg@10"])
+    assert out.loc["fast", "diff_low"] <= out.loc["fast", "diff"] <= out.loc["fast", "diff_high"]
     with pytest.raises(InvalidInputError):
         pool_comparisons({})
     with pytest.raises(InvalidInputError):

@@ -5,7 +5,7 @@ families), ``fits`` (the curve fits), ``calibration`` (measuring a profile: ``ra
 ``rerankers`` (the reranker behind each profiled setting, PyTorch or ONNX Runtime INT8), ``quality``
 (quality-vs-``k_retrieve`` curves and the model reading them), ``cost`` (the cost model),
 ``recommender`` (the search over options: :func:`recommend`), ``results`` (what it returns and how it
-renders), ``rules`` (the seed course's rules of thumb), ``widgets`` (the ipywidgets tool),
+renders), ``rules`` (the course's starting rules of thumb), ``widgets`` (the ipywidgets tool),
 ``validation`` (running recommended configurations for real: ``scripts/validate_decide.py``), ``cli``.
 """
 
@@ -19,11 +19,14 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "calibration": ("calibrate update_quality speed_probe real_vectors GaussianScaleUp "
                     "measure_indexes measure_cross_encoder measure_encode query_tokens"),
     "rerankers": "setting_key setting_reranker timing_reranker INT8_BACKEND",
-    "quality": "QualityModel ACCURACY_LEVELS measure_quality",
+    "quality": ("QualityModel QualityGain ACCURACY_LEVELS measure_quality pool_quality score_key "
+                "QUALITY_ALPHAS QUALITY_KS"),
     "cost": "CostModel",
-    "recommender": "recommend candidate_options latency_curves check_needs APPROACHES CE_ONLY_MAX_DOCS",
+    "recommender": ("recommend candidate_options latency_curves check_needs quality_line APPROACHES "
+                    "CE_ONLY_MAX_DOCS"),
     "results": "Recommendation Option Settings Alternative INT8_OPTIMIZATION",
-    "rules": "seed_rule compare_with_seed SeedAdvice",
+    "rules": "rule_of_thumb compare_with_rules_of_thumb RuleOfThumbAdvice",
     "widgets": "DecisionTool PRESETS",
-    "validation": "scenario_grid ConfigurationRunner run_all summarise",
+    "validation": ("scenario_grid ConfigurationRunner run_all summarise planned_seconds approach_label "
+                   "SECONDS_PER_CONFIG"),
 }, globals())

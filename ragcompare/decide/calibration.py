@@ -8,7 +8,9 @@ What is measured, always one query at a time after a warm-up, with ``ragcompare.
   recall against exact search;
 * cross-encoder latency for a rerank call of ``p`` pairs, per ``max_length``, with PyTorch and with
   ONNX Runtime dynamic INT8 (``decide.rerankers``), fitted as ``overhead + p * per_pair``;
-* optionally (``quality=True``, slow) nDCG@10 versus ``k_retrieve`` (``decide.quality``).
+* optionally (``quality=True``, slow: ~12 minutes on 2 cores) nDCG@10 of every reranking option on
+  every judged query, with the 95% interval of its gain over the bi-encoder (``decide.quality``; not a
+  timing, so it runs on every core whatever ``threads`` says).
 
 Corpus sizes above the real collections are reached honestly but synthetically: the real document
 embeddings of cranfield + cisi are kept, and extra vectors are drawn from a multivariate Gaussian
@@ -213,7 +215,9 @@ def calibrate(quick: bool = False, threads: int | None = 1, quality: bool | dict
     """Measure this machine and return (and by default save) its hardware profile.
 
     ``quality=False`` copies the quality curves from the shipped profile (quality does not depend on
-    hardware); ``True`` re-measures them (needs a reranker; slow); a dict is used as is.
+    hardware); ``True`` re-measures them on every judged query (needs the shipped rerankers; slow, see
+    :func:`~ragcompare.decide.quality.measure_quality`; ``quick`` samples 5 queries per collection); a
+    dict (a ``measure_quality`` result) is used as is.
     """
     import faiss
     import torch
@@ -231,7 +235,7 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
     import torch
 
     from ragcompare.data.beir import load_dataset
-    from ragcompare.sysinfo import machine_info
+    from ragcompare.sysinfo import describe_features, describe_gemm, machine_info, measure_gemm_peaks
 
     thread_info = set_threads(threads) if threads else {"torch": torch.get_num_threads(),
                                                         "faiss": None}
@@ -239,6 +243,9 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
     device = "cuda" if torch.cuda.is_available() else "cpu"
     log(f"calibrating ({'quick' if quick else 'full'}) on {device}, threads {thread_info}")
     probe_before = speed_probe()
+    machine = machine_info()  # includes the CPU's SIMD features (cpu_features)
+    machine["gemm"] = measure_gemm_peaks(threads=thread_info["torch"])  # ~1 s: fp32/int8 GEMM peaks
+    log(f"  CPU {describe_features(machine['cpu_features'])}; {describe_gemm(machine['gemm'])}")
     datasets = QUALITY_DATASETS[:1] if quick else QUALITY_DATASETS
     docs, qv, qtexts = real_vectors(datasets, log=log)
     scale = GaussianScaleUp(docs)
@@ -254,7 +261,7 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
     if isinstance(quality, dict):
         qual = quality
     elif quality:
-        qual = measure_quality(n_queries=5 if quick else 30, variants=QUALITY_VARIANTS, log=log)
+        qual = measure_quality(n_queries=5 if quick else None, variants=QUALITY_VARIANTS, log=log)
     else:
         qual = HardwareProfile.load(SHIPPED_PROFILE).quality if SHIPPED_PROFILE.is_file() else {}
     probe = (probe_before + speed_probe()) / 2
@@ -266,7 +273,7 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
              f"calibration took {time.perf_counter() - t_start:.0f} s"]
     if ce["note"]:
         notes.append(ce["note"])
-    profile = HardwareProfile(device=device, machine=machine_info(), threads=thread_info,
+    profile = HardwareProfile(device=device, machine=machine, threads=thread_info,
                               created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                               bi_encoder=enc, indexes=indexes, cross_encoder=ce, quality=qual,
                               notes=notes, probe_ms=round(probe, 3))
@@ -277,13 +284,14 @@ def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: s
     return profile
 
 
-def update_quality(path: str | Path | None = None, n_queries: int = 30,
+def update_quality(path: str | Path | None = None, n_queries: int | None = None,
                    log: Callable[[str], None] = print) -> HardwareProfile:
     """Re-measure only the quality curves (e.g. after a new reranker ships) into an existing profile
-    (default: the user's CPU profile if any, else the shipped one)."""
+    (default: the user's CPU profile if any, else the shipped one). ``n_queries=None`` measures every
+    judged query (the protocol); a number samples that many per collection (quick checks only). Not a
+    timing: it runs on every core and leaves the profile's timings as they are."""
     path = Path(path) if path else Path(load_profile().source)
     profile = HardwareProfile.load(path)
-    set_threads(1)
     profile.quality = measure_quality(n_queries=n_queries, variants=QUALITY_VARIANTS, log=log)
     profile.save(path)
     log(f"saved {path}")

@@ -3,16 +3,24 @@
 A profile is written by ``ragcompare calibrate`` (:func:`ragcompare.decide.calibrate`) into the user's
 cache dir; a reference profile ships with the package (``profiles/reference-cpu.json``). The user's
 own profile of a device replaces the shipped one.
+
+A profile only predicts the machine it was measured on: two hosts sold as the same "AMD EPYC, 2 cores"
+were seen to differ several times in matrix-multiply speed (AVX-512 with VNNI against AVX2 only). The
+profile's ``machine`` dict therefore records the CPU's SIMD features (``cpu_features``) and measured GEMM
+peaks (``gemm``, :func:`ragcompare.sysinfo.measure_gemm_peaks`), and :func:`cpu_mismatch` says when this
+machine is not the profiled one. Profiles written before these keys existed load unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragcompare.settings import cache_dir
-from ragcompare.types import RagCompareError
+from ragcompare.sysinfo import GEMM_KEYS, cpu_features, cpu_model, describe_features, measure_gemm_peaks
+from ragcompare.types import InvalidInputError, RagCompareError
 
 FORMAT = "ragcompare.profile/1"
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
@@ -70,6 +78,20 @@ class HardwareProfile:
         what = gpu if self.device != "cpu" and gpu else self.machine.get("cpu", "?")
         return f"{self.device.upper()}: {what} (torch threads {self.threads.get('torch')})"
 
+    @property
+    def cpu_features(self) -> list[str] | None:
+        """The profiled CPU's SIMD features (:func:`ragcompare.sysinfo.cpu_features`); ``None`` when the
+        profile predates recording them (an empty list: recorded, but unreadable on that machine)."""
+        features = self.machine.get("cpu_features")
+        return list(features) if isinstance(features, (list, tuple)) else None
+
+    @property
+    def gemm_peaks(self) -> dict | None:
+        """The GEMM rates measured while calibrating (:func:`ragcompare.sysinfo.measure_gemm_peaks`), or
+        ``None`` when the profile does not record them."""
+        gemm = self.machine.get("gemm")
+        return dict(gemm) if isinstance(gemm, dict) else None
+
 
 def _read_tagged(path: Path) -> dict:
     """The JSON object at ``path`` if it carries this module's format tag, else :class:`ProfileError`."""
@@ -114,3 +136,123 @@ def load_profile(which: str | Path | HardwareProfile | None = None) -> HardwareP
         raise ProfileError(f"no measured {which!r} profile here (have: {', '.join(profiles) or 'none'})"
                            f"; run `ragcompare calibrate` on that hardware to create one")
     return HardwareProfile.load(profiles[which])
+
+
+# -- is this the profiled machine? -------------------------------------------------------------------
+_CALIBRATE = "run `ragcompare calibrate` to measure this machine"
+
+
+def _norm(text: object) -> str:
+    return " ".join(str(text).split()).casefold() if text else ""
+
+
+def _cpu_words(machine: dict) -> str:
+    """``"AMD EPYC, 2 cores, AVX2+FMA"`` from a machine dict (what it records)."""
+    parts = [str(machine.get("cpu") or "unknown CPU")]
+    if isinstance(machine.get("cores"), int):
+        parts.append(f"{machine['cores']} cores")
+    if machine.get("cpu_features"):
+        parts.append(describe_features(machine["cpu_features"]))
+    return ", ".join(parts)
+
+
+def this_machine(profile: HardwareProfile | None = None, measure_gemm: bool = False) -> dict:
+    """This machine's CPU as :func:`cpu_mismatch` compares it: ``cpu``, ``cores``, ``cpu_features``
+    (plus ``gpu`` for a non-CPU profile) and, with ``measure_gemm``, ``gemm``: a GEMM measurement at the
+    profile's recorded size and thread count (about a second; skipped when the profile has none)."""
+    here: dict = {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_features": cpu_features()}
+    if profile is not None and profile.device != "cpu":
+        try:
+            import torch
+
+            here["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        except ImportError:
+            here["gpu"] = None
+    recorded = profile.gemm_peaks if profile is not None else None
+    if measure_gemm and recorded:
+        size = recorded.get("size") if isinstance(recorded.get("size"), int) else 1024
+        threads = recorded.get("threads") if isinstance(recorded.get("threads"), int) else None
+        here["gemm"] = measure_gemm_peaks(size=size, repeats=3, threads=threads)
+    return here
+
+
+def _gemm_differences(theirs: dict, ours: dict, tolerance: float) -> list[str]:
+    """Phrases for the GEMM rates that differ by more than ``tolerance`` times (same thread count only)."""
+    if theirs.get("threads") != ours.get("threads"):
+        return []  # measured on different thread counts: not comparable, say nothing
+    fp32 = next((k for k in ("torch_fp32_gflops", "numpy_fp32_gflops")
+                 if isinstance(theirs.get(k), (int, float)) and isinstance(ours.get(k), (int, float))), None)
+    out = []
+    for key in (k for k in (fp32, "torch_int8_gops") if k in GEMM_KEYS):
+        a, b = theirs.get(key), ours.get(key)
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))) or a <= 0 or b <= 0:
+            continue
+        ratio = max(a, b) / min(a, b)
+        if ratio > tolerance:
+            what, unit = ("int8 GEMM", "GOP/s") if key == "torch_int8_gops" else ("fp32 GEMM", "GFLOP/s")
+            out.append(f"{what} runs at {b:.0f} {unit} here against {a:.0f} in the profile "
+                       f"({ratio:.1f}× {'slower' if b < a else 'faster'}"
+                       f"{'; other jobs competing for the CPU have the same effect' if b < a else ''})")
+    return out
+
+
+def cpu_mismatch(profile: HardwareProfile, here: dict | None = None, *, tolerance: float = 1.5,
+                 measure_gemm: bool = False) -> str | None:
+    """A warning for the reader when this machine is not the one ``profile`` was measured on, else ``None``.
+
+    ``here`` describes this machine like :func:`ragcompare.sysinfo.machine_info` (keys ``cpu``,
+    ``cores``, ``cpu_features``, optionally ``gpu`` and ``gemm`` = a fresh
+    :func:`ragcompare.sysinfo.measure_gemm_peaks` result); by default :func:`this_machine` (no GEMM
+    measurement unless ``measure_gemm=True``, which measures at the profile's size and threads, ~1 s).
+
+    Compared, each only where both sides record it: the CPU model string, the core count, the SIMD
+    features, the GPU (non-CPU profiles), and the GEMM rates (when both were measured on the same thread
+    count; a difference above ``tolerance`` times counts). What one side does not record is never guessed
+    at, with one exception: a profile that predates recording CPU features, read on a machine whose
+    features are known, always gets a mild note (it cannot be told apart from a slower or faster CPU
+    sold under the same name). The message names what differs and ends by asking to run
+    ``ragcompare calibrate``.
+    """
+    if not isinstance(profile, HardwareProfile):
+        raise InvalidInputError(f"profile must be a HardwareProfile, got {type(profile).__name__}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 1:
+        raise InvalidInputError(f"tolerance must be a number >= 1, got {tolerance!r}")
+    if here is None:
+        here = this_machine(profile, measure_gemm=measure_gemm)
+    elif not isinstance(here, dict):
+        raise InvalidInputError(f"here must be a machine dict, got {type(here).__name__}")
+    theirs = profile.machine if isinstance(profile.machine, dict) else {}
+    diffs: list[str] = []
+
+    a, b = _norm(theirs.get("cpu")), _norm(here.get("cpu"))
+    if a and b and "unknown cpu" not in (a, b) and a != b:
+        diffs.append(f"the CPU is {here['cpu']!r} here, {theirs['cpu']!r} in the profile")
+    a, b = theirs.get("cores"), here.get("cores")
+    if isinstance(a, int) and isinstance(b, int) and a != b:
+        diffs.append(f"{b} cores here, {a} in the profile")
+    ours_f = list(here.get("cpu_features") or [])
+    theirs_f = profile.cpu_features
+    if ours_f and theirs_f:
+        lacks = [f for f in theirs_f if f not in ours_f]
+        extra = [f for f in ours_f if f not in theirs_f]
+        if lacks:
+            diffs.append(f"this CPU lacks {', '.join(lacks)}, which the profile's CPU has")
+        if extra:
+            diffs.append(f"this CPU has {', '.join(extra)}, which the profile's CPU lacks")
+    gpu_known = profile.device != "cpu" and "gpu" in here and "gpu" in theirs
+    if gpu_known and _norm(here["gpu"]) != _norm(theirs["gpu"]):
+        diffs.append(f"the GPU is {here['gpu'] or 'absent'} here, {theirs['gpu'] or 'absent'} in the profile")
+    if isinstance(here.get("gemm"), dict) and profile.gemm_peaks:
+        diffs += _gemm_differences(profile.gemm_peaks, here["gemm"], float(tolerance))
+
+    unrecorded = theirs_f is None and bool(ours_f)
+    if diffs:
+        extra_note = " (the profile does not record its CPU's features)" if unrecorded else ""
+        return (f"This machine is not the one the hardware profile was measured on ({_cpu_words(theirs)})"
+                f"{extra_note}: {'; '.join(diffs)}. Its latency predictions may be off by several times "
+                f"here; {_CALIBRATE}.")
+    if unrecorded:
+        return (f"The hardware profile ({_cpu_words(theirs)}) does not record its CPU's features, so it "
+                f"cannot tell whether it was measured on a CPU like this one "
+                f"({describe_features(ours_f)}); {_CALIBRATE}.")
+    return None

@@ -18,11 +18,13 @@ PRESETS: dict[str, tuple[float, float, str, str]] = {
     "media": (1e7, 50, "low", "news / media archive: huge, snappy, 'good enough'"),
     "finance": (2e5, 500, "high", "filings and reports: precise answers within half a second"),
 }
-"""Illustrative presets after the seed course's industry examples: (docs, p95 ms, accuracy, why)."""
+"""Illustrative presets after the course's industry examples: (docs, p95 ms, accuracy, why)."""
 
 class DecisionTool:
     """Sliders for corpus size (log), latency budget (log), accuracy need and hardware profile;
-    one-click industry presets; a recommendation card and a latency-vs-corpus-size plot.
+    one-click industry presets; a recommendation card (with the expected gain over the bi-encoder and
+    its 95% interval, and any warning such as a profile measured on another CPU) and a
+    latency-vs-corpus-size plot.
 
     ``profiles`` maps device names to profiles (default: every measured profile found here). A GPU
     choice only appears when a measured GPU profile exists; otherwise it is shown disabled with the

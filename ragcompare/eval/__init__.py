@@ -17,5 +17,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ann": ("IndexSpec validate_spec build_index exact_neighbours recall_at_k faiss_bytes bytes_per_vector "
             "evaluate_specs default_specs evaluate_embedding_quantization frontier synthetic_like"),
     "perf": "ResultSet pareto_front scaling_latency bm25_token_stats bm25_scaling approach_latency",
-    "plots": "plot_pareto plot_scaling",
+    "plots": "plot_pareto plot_scaling place_labels legend_beside",
 }, globals())

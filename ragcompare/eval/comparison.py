@@ -62,8 +62,9 @@ class Difference:
     def describe(self, digits: int = 3) -> str:
         """``+0.012 [-0.004, +0.028], p=0.14 (225 queries)``."""
         f = f"{{:+.{digits}f}}"
+        p = format_p(self.p_value)
         return (f"{f.format(self.diff)} [{f.format(self.low)}, {f.format(self.high)}], "
-                f"p={format_p(self.p_value)} ({self.queries} queries)")
+                f"p{p if p.startswith('<') else '=' + p} ({self.queries} queries)")
 
 
 def format_p(p: float | None) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
 
+from ragcompare.retrieval.fusion import quiet_ranx
 from ragcompare.types import Hit, InvalidInputError, Results
 
 DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@100", "map")
@@ -45,7 +46,8 @@ def evaluate(results: Results, qrels: Mapping[str, Mapping[str, int]],
     if not judged:
         raise InvalidInputError("no query of the results has judgments in qrels")
     run = to_run({q: results[q] for q in judged})
-    scores = ranx_evaluate(Qrels(judged), run, list(metrics), make_comparable=True)
+    with quiet_ranx():
+        scores = ranx_evaluate(Qrels(judged), run, list(metrics), make_comparable=True)
     if isinstance(scores, float):
         scores = {metrics[0]: scores}
     return {m: float(v) for m, v in scores.items()}
@@ -58,8 +60,9 @@ def per_query(results: Results, qrels: Mapping[str, Mapping[str, int]],
     if not judged:
         raise InvalidInputError("no query of the results has judgments in qrels")
     qrels_ = Qrels(judged)
-    scores = ranx_evaluate(qrels_, to_run({q: results[q] for q in judged}), list(metrics),
-                           return_mean=False, make_comparable=True)
+    with quiet_ranx():
+        scores = ranx_evaluate(qrels_, to_run({q: results[q] for q in judged}), list(metrics),
+                               return_mean=False, make_comparable=True)
     if not isinstance(scores, dict):
         scores = {metrics[0]: scores}
     return pd.DataFrame({m: np.asarray(v, dtype=float) for m, v in scores.items()},

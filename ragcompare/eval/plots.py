@@ -5,14 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from ragcompare.eval.perf import pareto_front
 
 
+def place_labels(ax, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+                 fontsize: float = 7) -> list:
+    """Label each point so that labels overlap neither each other nor the points, with a thin leader
+    line where a label had to move (adjustText). Call it once the axes' limits and scales are final.
+    Returns the text objects."""
+    from adjustText import adjust_text
+
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    texts = [ax.text(x, y, str(label), fontsize=fontsize) for x, y, label in zip(xs, ys, labels)]
+    for t in texts:
+        t.set_in_layout(False)  # labels never move the layout they were placed in
+    if texts:
+        adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.15, 1.3),
+                    arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
+    return texts
+
+
+def legend_beside(ax, **kwargs):
+    """The axes' legend to the right of the plot, outside the data area (``kwargs`` go to
+    ``ax.legend``)."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
 def plot_pareto(frame: pd.DataFrame, cost: str = "p50_ms", quality: str = "ndcg@10",
-                hue: str | None = None, ax=None, title: str = "", logx: bool = True):
-    """Scatter of quality against cost with each point labelled and the Pareto front drawn."""
+                hue: str | None = None, ax=None, title: str = "", logx: bool = True, fontsize: float = 7,
+                xlabel: str | None = None, ylabel: str | None = None):
+    """Scatter of quality against cost with the Pareto front drawn and each point labelled where its
+    label overlaps no other label or point (:func:`place_labels`; with several axes, build the figure
+    with ``layout="constrained"`` so the layout is final when the labels are placed)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -20,18 +47,20 @@ def plot_pareto(frame: pd.DataFrame, cost: str = "p50_ms", quality: str = "ndcg@
     data = frame.reset_index()
     label = data.columns[0]
     sns.scatterplot(data=data, x=cost, y=quality, hue=hue, ax=ax, s=70)
-    for _, row in data.iterrows():
-        ax.annotate(str(row[label]), (row[cost], row[quality]), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
     groups = data.groupby(hue) if hue else [(None, data)]
     for _, g in groups:
         front = pareto_front(g.set_index(label), cost, quality)
         ax.plot(front[cost], front[quality], "--", lw=1, color="grey")
     if logx:
         ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.15)  # room for labels at the edges
     ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    place_labels(ax, data[cost].tolist(), data[quality].tolist(), data[label].astype(str).tolist(), fontsize)
     return ax
-
 
 
 def plot_scaling(frame: pd.DataFrame, ax=None, budgets_ms: Sequence[float] = (100.0, 1000.0)):

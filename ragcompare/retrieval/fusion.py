@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 
 from ranx import Run, fuse
 
 from ragcompare.types import Hit, InvalidInputError, check_k, check_queries
+
+
+@contextlib.contextmanager
+def quiet_ranx() -> Iterator[None]:
+    """Silence the numba type-safety warning ranx's kernels print when they compile (an int cast
+    inside ranx that does not affect the scores)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="unsafe cast from uint64 to int64")
+        yield
 
 
 def hits_to_run(hits: Sequence[list[Hit]], name: str) -> Run:
@@ -27,8 +38,9 @@ def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rr
         raise InvalidInputError("every ranking must cover the same queries")
     names = list(names or [f"run{i}" for i in range(len(rankings))])
     runs = [hits_to_run(r, nm) for r, nm in zip(rankings, names)]
-    fused = fuse(runs=runs, method=method, params=dict(params or {"k": 60}),
-                 norm=None if method == "rrf" else "min-max").to_dict()
+    with quiet_ranx():
+        fused = fuse(runs=runs, method=method, params=dict(params or {"k": 60}),
+                     norm=None if method == "rrf" else "min-max").to_dict()
     out = []
     for i in range(n):
         row = sorted(((d, s) for d, s in fused.get(f"q{i}", {}).items() if d != "__none__"),

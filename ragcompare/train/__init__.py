@@ -15,7 +15,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                 "freeze_layers make_optimizer pairs_to_dataset TrainResult train_cross_encoder "
                 "train_bi_encoder"),
     "evaluation": ("cross_encoder_sts bi_encoder_sts sts_table sts_combined ndcg_at_10 rerank interpolate "
-                   "reranking_table first_stages held_out_table speed_pairs measure_throughput"),
+                   "judged_qrels as_results reranking_runs reranking_table first_stages held_out_table "
+                   "speed_pairs measure_throughput"),
     "cards": "build_card add_max_length_tables add_combined_table score_pairs verify_reload ship",
     "gpu": "make_bundle carried_base build_packs extract_changed adopt_trained",
 }, globals())

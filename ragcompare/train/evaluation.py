@@ -99,12 +99,8 @@ def ndcg_at_10(coll: Dataset, run: Ranking) -> float:
     """nDCG@10 (:func:`ragcompare.eval.metrics.evaluate`, grades > 0 as given) over the judged queries
     present in ``run``."""
     from ragcompare.eval.metrics import evaluate
-    from ragcompare.types import Hit
 
-    qids = [q for q in coll.queries if q in run]
-    qrels = {q: {d: g for d, g in coll.qrels.get(q, {}).items() if g > 0} for q in qids}
-    results = {q: [Hit(d, float(s)) for d, s in run[q]] for q in qids}
-    return evaluate(results, qrels, ["ndcg@10"])["ndcg@10"]
+    return evaluate(as_results(run, list(coll.queries)), judged_qrels(coll), ["ndcg@10"])["ndcg@10"]
 
 
 def _as_ranking(hits: Sequence[Any]) -> list[tuple[str, float]]:
@@ -164,22 +160,52 @@ def interpolate(first_stage: Ranking, ce_scores: dict[str, list[float]], alpha: 
     return out
 
 
+def judged_qrels(coll: Dataset) -> dict[str, dict[str, int]]:
+    """The relevant judgments (grade > 0) of each of ``coll``'s queries: what :func:`ndcg_at_10` scores
+    against, ready for :func:`ragcompare.eval.comparison.compare` (queries left without any are skipped
+    there)."""
+    return {q: {d: g for d, g in coll.qrels.get(q, {}).items() if g > 0} for q in coll.queries}
+
+
+def as_results(run: Ranking, queries: Sequence[str] | None = None) -> dict[str, list[Any]]:
+    """A ranking ``{query id: [(doc id, score), ...]}`` as ragcompare results ``{query id: [Hit]}``
+    (order kept), for the comparison protocol; only ``queries`` when given."""
+    from ragcompare.types import Hit
+
+    qids = list(run) if queries is None else [q for q in queries if q in run]
+    return {q: [Hit(d, float(s)) for d, s in run[q]] for q in qids}
+
+
+def reranking_runs(coll: Dataset, first_stages: dict[str, Ranking], rerankers: dict[str, Any],
+                   rerank_over: str, k: int = 20, show_progress_bar: bool = False
+                   ) -> dict[str, dict[str, list[Any]]]:
+    """Each first stage and each cross-encoder reranking ``rerank_over``'s top-k, as results on
+    ``coll``'s queries (:func:`as_results`), named as the rows of :func:`reranking_table`
+    (``"<first stage> top-<k> >> <reranker>"``); ranks below k keep the first-stage order. Compare them
+    with :func:`ragcompare.eval.comparison.compare` against :func:`judged_qrels`."""
+    if rerank_over not in first_stages:
+        raise KeyError(f"rerank_over={rerank_over!r} is not one of {sorted(first_stages)}")
+    runs = {name: as_results(run, list(coll.queries)) for name, run in first_stages.items()}
+    base = {q: first_stages[rerank_over][q] for q in coll.queries if q in first_stages[rerank_over]}
+    for name, model in rerankers.items():
+        run, _ = rerank(coll, model, base, k=k, show_progress_bar=show_progress_bar)
+        runs[f"{rerank_over} top-{k} >> {name}"] = as_results(run, list(coll.queries))
+    return runs
+
+
 def reranking_table(coll: Dataset, first_stages: dict[str, Ranking], rerankers: dict[str, Any],
                     rerank_over: str, k: int = 20, show_progress_bar: bool = False) -> list[dict[str, Any]]:
-    """nDCG@10 of each first stage and of each cross-encoder reranking ``rerank_over``'s top-k.
+    """nDCG@10 of each first stage and of each cross-encoder reranking ``rerank_over``'s top-k
+    (:func:`reranking_runs`).
 
     Rows ``{"collection", "ranking", "ndcg@10"}``; ranks below k keep the first-stage order.
     """
-    if rerank_over not in first_stages:
-        raise KeyError(f"rerank_over={rerank_over!r} is not one of {sorted(first_stages)}")
-    rows = [{"collection": coll.name, "ranking": name, "ndcg@10": ndcg_at_10(coll, run)}
-            for name, run in first_stages.items()]
-    base = first_stages[rerank_over]
-    for name, model in rerankers.items():
-        run, _ = rerank(coll, model, base, k=k, show_progress_bar=show_progress_bar)
-        rows.append({"collection": coll.name, "ranking": f"{rerank_over} top-{k} >> {name}",
-                     "ndcg@10": ndcg_at_10(coll, run)})
-    return rows
+    from ragcompare.eval.metrics import evaluate
+
+    runs = reranking_runs(coll, first_stages, rerankers, rerank_over, k, show_progress_bar)
+    qrels = judged_qrels(coll)
+    return [{"collection": coll.name, "ranking": name,
+             "ndcg@10": evaluate(res, qrels, ["ndcg@10"])["ndcg@10"]} for name, res in runs.items()]
 
 
 def first_stages(coll: Dataset, bi: Any, cache_dir: Path | None = None, k: int = 100

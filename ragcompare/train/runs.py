@@ -81,7 +81,7 @@ def run_sts(a: argparse.Namespace) -> None:
     res = train_cross_encoder(
         model, pairs, work / "trainer", evaluator=evaluator, epochs=a.epochs, batch_size=a.batch_size,
         lr_body=a.lr_body, lr_head=a.lr_head, budget_s=a.budget_s, eval_steps=a.eval_steps, seed=a.seed,
-        max_steps=a.max_steps, budget_schedule=a.budget_schedule, device=a.device)
+        max_steps=a.max_steps, budget_schedule=a.budget_schedule, device=a.device, progress=True)
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
     t0 = time.monotonic()
@@ -187,7 +187,7 @@ def run_reranker(a: argparse.Namespace) -> None:
     res = train_cross_encoder(
         model, pairs, work / "trainer", evaluator=evaluator, epochs=a.epochs, batch_size=a.batch_size,
         lr_body=a.lr_body, lr_head=a.lr_head, budget_s=a.budget_s, eval_steps=a.eval_steps, seed=a.seed,
-        budget_schedule=True, device=a.device)
+        budget_schedule=True, device=a.device, progress=True)
     model.save_pretrained(str(work / "full"))
     log.info("trained: %s", res.as_dict())
     table = _held_out(model, a.eval_on, a.eval_max_length, a.k, a) if a.held_out else None
@@ -242,7 +242,7 @@ def run_bi_encoder(a: argparse.Namespace) -> None:
         model = bi_encoder("cpu")
         model.max_seq_length = a.max_length
         res = train_bi_encoder(model, coll, n, work / variant, epochs=a.epochs, batch_size=a.batch_size,
-                               budget_s=a.budget_s, seed=a.seed, device=a.device)
+                               budget_s=a.budget_s, seed=a.seed, device=a.device, progress=True)
         e = data.encode_corpus(ev, model, progress=True)
         out[variant] = {"training": res.as_dict(),
                         "ndcg10": round(ndcg_at_10(ev, data.dense_rankings(ev, model, e)), 4)}

@@ -219,6 +219,17 @@ def _steps(n_rows: int, batch_size: int, epochs: float, max_steps: int | None = 
     return per_epoch, planned if max_steps is None else min(planned, max_steps)
 
 
+def _quiet(trainer: Any, progress: bool) -> Any:
+    """Without ``progress``, take the trainer's reporter off: with ``disable_tqdm`` set, transformers adds a
+    ``PrinterCallback`` that prints every log dict (in a notebook, dozens of lines). Nothing is lost:
+    the logs stay in ``trainer.state.log_history`` (:attr:`TrainResult.log_history`)."""
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
 def _run(trainer: Any, budget: WallTimeBudgetCallback, planned: int, per_epoch: int, rows: int
          ) -> TrainResult:
     """Train and report what happened."""
@@ -248,13 +259,15 @@ def train_cross_encoder(
     budget_schedule: bool = False,
     logging_steps: int | None = None,
     device: str | None = None,
+    progress: bool = False,
 ) -> TrainResult:
     """Train with ``CrossEncoderTrainer`` + ``BinaryCrossEntropyLoss`` (soft labels allowed).
 
     ``max_steps`` caps the planned steps. The ``WallTimeBudgetCallback`` stops training after
     ``budget_s``; with ``budget_schedule`` the linear decay is re-fitted to end at the budget
     (step count then depends on machine speed, and is recorded). ``device`` "cpu" keeps the trainer on
-    the CPU (default: the training device).
+    the CPU (default: the training device). ``progress`` shows the trainer's progress bar (the command
+    line does); without it training prints nothing, and the losses are in the result's ``log_history``.
     """
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -279,12 +292,12 @@ def train_cross_encoder(
         report_to="none",
         use_cpu=(device or train_device()) == "cpu",
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        disable_tqdm=not progress,
     )
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=ds,
                                   loss=BinaryCrossEntropyLoss(model), evaluator=evaluator,
                                   callbacks=[budget_cb], optimizers=(opt, sched))
-    return _run(trainer, budget_cb, planned, per_epoch, len(ds))
+    return _run(_quiet(trainer, progress), budget_cb, planned, per_epoch, len(ds))
 
 
 def train_bi_encoder(
@@ -302,12 +315,13 @@ def train_bi_encoder(
     eval_steps: int = 50,
     logging_steps: int = 10,
     device: str | None = None,
+    progress: bool = False,
 ) -> TrainResult:
     """Fine-tune a SentenceTransformer with MultipleNegativesRankingLoss.
 
     Rows are (query, positive) or, with ``negatives``, (query, positive, hard negative)
     (:func:`ragcompare.train.data.contrastive_rows`); the loss always adds the other in-batch
-    documents as negatives. ``device`` as for :func:`train_cross_encoder`.
+    documents as negatives. ``device`` and ``progress`` as for :func:`train_cross_encoder`.
     """
     from datasets import Dataset as HFDataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -333,8 +347,9 @@ def train_bi_encoder(
         save_strategy="no",
         report_to="none",
         use_cpu=(device or train_device()) == "cpu",
+        disable_tqdm=not progress,
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
                                          loss=MultipleNegativesRankingLoss(model), evaluator=evaluator,
                                          callbacks=[budget_cb])
-    return _run(trainer, budget_cb, planned, per_epoch, len(ds))
+    return _run(_quiet(trainer, progress), budget_cb, planned, per_epoch, len(ds))
