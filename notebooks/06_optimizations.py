@@ -203,18 +203,12 @@ pd.concat({use: format_comparison(compare(runs, dataset.qrels, metrics=["ndcg@10
            for use, runs in by_use.items()}, names=["scores used as"])
 
 # %%
-def _reading(d):
-    """A difference in words, from its interval."""
-    return ("a real loss" if d.high < 0 else "a real gain" if d.low > 0
-            else "the interval includes no change")
-
-
 pure, interpolated = int8_by_use.values()
 width = (pure.high - pure.low) / pure.baseline_mean
 Markdown(
     f"On these {len(queries)} sampled queries INT8 changes nDCG@10 by {pure.describe()} when its score "
-    f"alone orders the candidates — {_reading(pure)} — and by {interpolated.describe()} when interpolated "
-    f"— {_reading(interpolated)}. The first interval is {width:.0%} of the baseline's nDCG@10 wide"
+    f"alone orders the candidates — {pure.reading} — and by {interpolated.describe()} when interpolated "
+    f"— {interpolated.reading}. The first interval is {width:.0%} of the baseline's nDCG@10 wide"
     + (": a sample this size cannot resolve changes of a percent or two. " if width > 0.04 else ". ")
     + "`scripts/bench_optimize.py --dataset cranfield,cisi` runs the same comparison on every judged "
     "query of both collections (the README has its table).")
@@ -429,7 +423,7 @@ text = f"""
   {ce_table.loc['torch fp32', 'pairs_per_s']:.0f} for the PyTorch fp32 model — **{b['speedup']:.1f}×**,
   {THREADS} thread(s). On a **sample of {len(queries)}** of the {len(dataset.queries)} queries, all held
   out from the reranker's training, it changes nDCG@10 by {best_effect.describe(4)}:
-  {_reading(best_effect)}. The INT8 model file is {sizes['onnx-int8']:.0f} MB against
+  {best_effect.reading}. The INT8 model file is {sizes['onnx-int8']:.0f} MB against
   {sizes['onnx-fp32']:.0f} MB.
 * **Batching**: naive arrival-order chunks compute {naive_row['padded_tokens']:,} token slots,
   length-sorted {sorted_row['padded_tokens']:,} ({naive_row['padding_overhead_%']:.0f}% vs
@@ -444,7 +438,7 @@ text = f"""
 if bi_quality is not None:
     d = compare_runs(bi_runs, dataset.qrels, "torch fp32", ["ndcg@10"])["onnx-int8"]["ndcg@10"]
     text += (f"* **Bi-encoder**: INT8 encodes {bi_table.loc['onnx-int8', 'speedup']:.1f}× faster and changes "
-             f"retrieval nDCG@10 on all queries by {d.describe(4)}: {_reading(d)}.\n")
+             f"retrieval nDCG@10 on all queries by {d.describe(4)}: {d.reading}.\n")
 if replica_table is not None:
     one, two = replica_table["pairs_per_s"].iloc[0], replica_table["pairs_per_s"].iloc[1]
     text += (f"* **Replicas**: 2 processes scored {two:.1f} pairs/s vs {one:.1f} for one process on this "

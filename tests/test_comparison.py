@@ -108,3 +108,29 @@ def test_paired_difference_properties(values, shift):
 
 def test_format_p():
     assert format_p(0.0004) == "<0.001" and format_p(0.0123) == "0.012" and format_p(0.5) == "0.50"
+
+
+def test_median_interval_brackets_the_median():
+    from ragcompare.eval.comparison import median_interval
+
+    med, low, high = median_interval([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert med == 3.0 and low <= med <= high
+    assert median_interval([2.0, 2.0]) == (2.0, 2.0, 2.0)
+    with pytest.raises(InvalidInputError):
+        median_interval([])
+
+
+def test_claim_verdicts():
+    from ragcompare.teach.claims import verdict
+
+    assert verdict(2.1, 3.5, within=(2, 4)) == "holds"
+    assert verdict(0.5, 0.9, within=(1, 5)).startswith("does not hold (lower")
+    assert verdict(1.5, 3.0, within=(2, 4)).startswith("inconclusive")
+    assert verdict(4.0, 6.0, equals=5).startswith("holds")
+    assert verdict(6.0, 7.0, equals=5).startswith("does not hold (higher")
+    assert verdict(-0.02, 0.01, at_least=0).startswith("inconclusive")
+    assert verdict(0.01, 0.02, at_least=0) == "holds"
+    with pytest.raises(InvalidInputError):
+        verdict(0, 1, within=(0, 1), equals=0.5)
+    with pytest.raises(InvalidInputError):
+        verdict(1, 0, equals=0.5)

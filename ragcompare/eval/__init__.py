@@ -6,8 +6,8 @@ from ragcompare._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "metrics": "evaluate per_query retrieve to_results to_run write_trec DEFAULT_METRICS",
-    "comparison": ("compare compare_runs paired_difference shared_queries format_comparison format_p "
-                   "Difference QuerySetMismatchError"),
+    "comparison": ("compare compare_runs paired_difference median_interval ratio_interval shared_queries "
+                   "format_comparison format_p Difference QuerySetMismatchError"),
     "sts": "spearman mix_scores fit_mix_weight",
     "timing": "latency_stats time_queries time_calls time_interleaved measure measure_interleaved PeakMemory",
     "bench": "run_benchmark measure_pipeline benchmark_pipelines BenchRecord BenchReport",

@@ -91,13 +91,15 @@ def measure_pipeline(name: str, retriever, queries: Mapping[str, str],
 def benchmark_pipelines(pipelines: Mapping[str, object], dataset: Dataset,
                         queries: Mapping[str, str] | None = None, k: int = 100, warmup: int = 1,
                         metrics: Sequence[str] = ("ndcg@10", "recall@100"),
-                        baseline: str | None = None) -> pd.DataFrame:
+                        baseline: str | None = None, return_results: bool = False
+                        ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, Results]]:
     """Quality and one-query-at-a-time latency of several ready retrievers on one collection
     (:func:`measure_pipeline` each), all on the same ``queries`` (default: all of them).
 
     Rows: pipeline; columns: metrics, the difference in the first metric to ``baseline`` (default:
     the first pipeline) with its 95% interval and p-value (see :func:`ragcompare.compare`), p50/p95/p99
     ms, queries/s, queries. A pipeline that must be sampled belongs in a table of its own.
+    ``return_results=True`` also returns each pipeline's results (for further paired comparisons).
     """
     queries = queries or dict(dataset.queries)
     rows, results = [], {}
@@ -111,7 +113,7 @@ def benchmark_pipelines(pipelines: Mapping[str, object], dataset: Dataset,
     quality = compare(results, dataset.qrels, metrics, baseline=baseline)
     frame = quality.join(pd.DataFrame(rows).set_index("pipeline"))
     frame.attrs.update(quality.attrs)
-    return frame
+    return (frame, results) if return_results else frame
 
 
 FIRST_STAGES = ("bi-encoder", "bm25", "rrf")

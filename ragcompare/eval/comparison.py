@@ -54,6 +54,12 @@ class Difference:
         """True when the 95% interval excludes 0."""
         return self.low > 0 or self.high < 0
 
+    @property
+    def reading(self) -> str:
+        """The difference in words, from its interval: a real gain, a real loss, or no difference."""
+        return ("a real gain" if self.low > 0 else "a real loss" if self.high < 0
+                else "no difference this test can see")
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict (with the relative difference; an undefined value is ``None``)."""
         d = {**asdict(self), "relative": self.relative}
@@ -102,6 +108,37 @@ def paired_difference(treatment: Sequence[float], control: Sequence[float], *,
     else:
         p, _ = paired_student_t_test(b, a, max_p=1 - confidence)
     return diff, float(ci.low), float(ci.high), float(p)
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE, n_resamples: int = 5000,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """Median of repeated measurements (e.g. per-round speed ratios) and its bootstrap interval:
+    ``(median, low, high)``; with fewer than two distinct values the interval is their range."""
+    from scipy.stats import bootstrap
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or len(v) == 0:
+        raise InvalidInputError(f"need a non-empty 1-d array of values, got shape {v.shape}")
+    if len(v) < 2 or np.allclose(v, v[0]):
+        return float(np.median(v)), float(v.min()), float(v.max())
+    ci = bootstrap((v,), np.median, confidence_level=confidence, n_resamples=n_resamples,
+                   method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+    return float(np.median(v)), float(ci.low), float(ci.high)
+
+
+def ratio_interval(treatment: Sequence[float], control: Sequence[float], confidence: float = CONFIDENCE,
+                   n_resamples: int = 5000, seed: int = 0) -> tuple[float, float, float]:
+    """``mean(treatment) / mean(control)`` over paired per-query scores and its paired bootstrap
+    interval: ``(ratio, low, high)`` (e.g. "MiniLM keeps 97% [94%, 100%] of mpnet's nDCG@10")."""
+    from scipy.stats import bootstrap
+
+    a, b = np.asarray(treatment, dtype=np.float64), np.asarray(control, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2 or b.mean() == 0:
+        raise InvalidInputError("need two paired 1-d score arrays (>= 2 values, control mean not 0)")
+    ci = bootstrap((a, b), lambda x, y: np.mean(x) / np.mean(y), paired=True, vectorized=False,
+                   confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                   random_state=np.random.default_rng(seed)).confidence_interval
+    return float(a.mean() / b.mean()), float(ci.low), float(ci.high)
 
 
 def shared_queries(runs: Mapping[str, Results], qrels: Mapping[str, Mapping[str, int]],

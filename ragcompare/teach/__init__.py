@@ -1,6 +1,6 @@
 """Course helpers: what the architectures compute, shown (attention and token-similarity maps), what
 they cost, the cross-encoder's pair length limit, bi-encoder use cases beyond search (clustering,
-near-duplicates, FAQ matching), and the notebooks' setup."""
+near-duplicates, FAQ matching), the verdicts of the claims table and the notebooks' setup."""
 
 from ragcompare._lazy import lazy_exports
 
@@ -12,4 +12,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "costs": "precompute_costs pair_cost",
     "truncation": "pair_lengths split_passages max_passage_score truncation_experiment",
     "notebook": "setup_notebook pin_threads",
+    "claims": "verdict NOT_OFFLINE",
 }, globals())

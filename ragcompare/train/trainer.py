@@ -219,6 +219,14 @@ def _steps(n_rows: int, batch_size: int, epochs: float, max_steps: int | None = 
     return per_epoch, planned if max_steps is None else min(planned, max_steps)
 
 
+def _no_widget_examples(model: Any) -> None:
+    """Skip the Hub model-card widget examples sentence-transformers computes when a trainer is built
+    (hub metadata we never publish; it also draws a progress bar)."""
+    card = getattr(model, "model_card_data", None)
+    if card is not None and hasattr(card, "generate_widget_examples"):
+        card.generate_widget_examples = False
+
+
 def _quiet(trainer: Any, progress: bool) -> Any:
     """Without ``progress``, take the trainer's reporter off: with ``disable_tqdm`` set, transformers adds a
     ``PrinterCallback`` that prints every log dict (in a notebook, dozens of lines). Nothing is lost:
@@ -294,6 +302,7 @@ def train_cross_encoder(
         dataloader_num_workers=0,
         disable_tqdm=not progress,
     )
+    _no_widget_examples(model)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=ds,
                                   loss=BinaryCrossEntropyLoss(model), evaluator=evaluator,
                                   callbacks=[budget_cb], optimizers=(opt, sched))
@@ -349,6 +358,7 @@ def train_bi_encoder(
         use_cpu=(device or train_device()) == "cpu",
         disable_tqdm=not progress,
     )
+    _no_widget_examples(model)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
                                          loss=MultipleNegativesRankingLoss(model), evaluator=evaluator,
                                          callbacks=[budget_cb])
