@@ -28,9 +28,10 @@ from IPython.display import Markdown, display
 
 from ragcompare.teach import setup_notebook
 
-# One torch thread: on a small machine shared with other jobs, a second thread per process
-# oversubscribes the cores and timings become erratic. On a machine of your own, pass torch_threads=None.
-QUICK = setup_notebook(torch_threads=1)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
+# Every core: this notebook mostly scores (query, document) pairs for quality, and its latency cell
+# times the pipeline as it would run alone on this machine. On a machine shared with other jobs, pass
+# torch_threads=1 (a second thread per process oversubscribes the cores and timings become erratic).
+QUICK = setup_notebook(torch_threads=None)  # RAGCOMPARE_QUICK=1: fewer queries, same collection, same models
 
 # %%
 from pathlib import Path

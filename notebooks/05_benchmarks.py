@@ -40,13 +40,11 @@ from ragcompare import (
     FusionRetriever,
     HybridPipeline,
     OnnxCrossEncoderReranker,
-    compare,
-    format_comparison,
     load_dataset,
     pick_reranker,
     training_collections,
 )
-from ragcompare.eval import benchmark_pipelines, pareto_front, plot_pareto
+from ragcompare.eval import benchmark_pipelines, compare, format_comparison, pareto_front, plot_pareto
 from ragcompare.teach import pin_threads
 
 # Another job may be using the other core: with more torch threads than free cores, torch slows down
