@@ -361,9 +361,9 @@ Where they disagree, and why:
 * **"bi-encoder for millions of docs"** agrees with measurement, with a twist: exact (Flat) search over a
   million vectors is predicted at {flat_1m:.0f} ms here, so {big_ann} of the {len(big)} bi-encoder answers
   for a million documents or more use an approximate index and report its measured recall.
-* **"reranking helps"** is the unstated premise of every hybrid rule. Tested on every judged query:
-  {premise}. The grid recommends a hybrid in {len(hybrids)} of {len(grid)} scenarios
-  ({int(hybrids['interpolated'].sum())} of them interpolated).
+* **"reranking helps"** is the unstated premise of every hybrid rule. Tested on the profile's
+  {quality.queries} measured queries: {premise}. The grid recommends a hybrid in {len(hybrids)} of
+  {len(grid)} scenarios ({int(hybrids['interpolated'].sum())} of them interpolated).
 """)
 
 # %% [markdown]
