@@ -7,11 +7,12 @@ VNNI, one with AVX2 only), so the description names the CPU's SIMD features (:fu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 
 from ragcompare.types import InvalidInputError
@@ -224,6 +225,20 @@ def measure_gemm_peaks(size: int = 1024, repeats: int = 5, threads: int | None =
     finally:
         torch.set_num_threads(before)
     return out
+
+
+@contextlib.contextmanager
+def restored_threads() -> Iterator[None]:
+    """Put torch's and FAISS's thread counts back as they were when the block ends, whatever it set."""
+    import faiss
+    import torch
+
+    before = (torch.get_num_threads(), faiss.omp_get_max_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
 
 
 def set_threads(n: int) -> dict[str, int]:

@@ -195,3 +195,16 @@ def test_round_trip_keeps_features_and_gemm(tmp_path):
     assert loaded.cpu_features == cpu_features() and loaded.gemm_peaks == gemm
     assert loaded.to_json() == profile.to_json()
     assert cpu_mismatch(loaded, {**this_machine(loaded), "gemm": gemm}) is None
+
+
+def test_restored_threads_puts_the_counts_back_even_after_an_error():
+    import faiss
+    import torch
+
+    from ragcompare.sysinfo import restored_threads, set_threads
+
+    before = (torch.get_num_threads(), faiss.omp_get_max_threads())
+    with pytest.raises(RuntimeError), restored_threads():
+        set_threads(1 if before[0] != 1 else 2)
+        raise RuntimeError("inside the block")
+    assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == before

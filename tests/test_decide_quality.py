@@ -197,8 +197,9 @@ def test_pool_quality_pools_per_query_differences_and_derives_other_depths():
 
 
 def test_batched_interpolation_matches_rerank_head_with_alpha():
-    """``measure_quality`` fuses all queries in one ``ranx.fuse``; the order must be the pipeline's."""
-    from ragcompare.decide.quality import _heads
+    """``rerank_results`` (used by ``measure_quality``) fuses all queries in one ``ranx.fuse``; the
+    order must be the pipeline's."""
+    from ragcompare.eval.sweeps import rerank_results
     from ragcompare.rerank.head import rerank_head
     from ragcompare.types import Hit
 
@@ -214,7 +215,7 @@ def test_batched_interpolation_matches_rerank_head_with_alpha():
 
     queries = {f"q{j}": f"text {j}" for j in range(6)}
     for k, alpha in ((10, 0.3), (20, 0.7), (10, None)):
-        got = _heads(first, queries, Cache(), k, alpha, 30)
+        got = rerank_results(first, queries, Cache(), k, 30, alpha)
         for q in first:
             want = rerank_head(first[q], Cache().get(queries[q], [h.doc_id for h in first[q][:k]]), k, 30,
                                alpha)

@@ -36,7 +36,7 @@ from ragcompare.decide.profile import SHIPPED_PROFILE, HardwareProfile, load_pro
 from ragcompare.decide.quality import QUALITY_DATASETS, QUALITY_VARIANTS, measure_quality
 from ragcompare.decide.rerankers import INT8_BACKEND, setting_key, setting_reranker, timing_reranker
 from ragcompare.eval.timing import latency_stats, measure, time_calls
-from ragcompare.sysinfo import set_threads
+from ragcompare.sysinfo import restored_threads, set_threads
 from ragcompare.types import InvalidInputError
 
 DEFAULT_SIZES = {"Flat": (1_000, 10_000, 100_000), "IVF-Flat": (10_000, 30_000, 100_000),
@@ -219,15 +219,8 @@ def calibrate(quick: bool = False, threads: int | None = 1, quality: bool | dict
     :func:`~ragcompare.decide.quality.measure_quality`; ``quick`` samples 5 queries per collection); a
     dict (a ``measure_quality`` result) is used as is.
     """
-    import faiss
-    import torch
-
-    before = (torch.get_num_threads(), faiss.omp_get_max_threads())
-    try:
+    with restored_threads():
         return _calibrate(quick, threads, quality, output, save, log)
-    finally:
-        torch.set_num_threads(before[0])
-        faiss.omp_set_num_threads(before[1])
 
 
 def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: str | Path | None,

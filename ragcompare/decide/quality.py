@@ -47,7 +47,8 @@ QUALITY_VARIANTS = ((256, True), (256, False), (128, False), (128, True))
 """(max_length, int8) measured: the first (ONNX INT8 at 256) gives the full curve, the others a
 per-query difference to it at ``DELTA_K``."""
 QUALITY_ALPHAS = (0.3, 0.5, 0.7)
-"""Interpolation weights of the reranker's z-score (``interpolate_hits``) measured at every depth."""
+"""Interpolation weights of the reranker's z-score (``interpolate_hits``, through
+``eval.sweeps.rerank_results``) measured at every depth."""
 DELTA_K = 20
 PROTOCOL = ("every judged query of each collection; per-query nDCG@10 (ranx) against the bi-encoder on "
             "the same queries: mean difference, paired bootstrap 95% interval, Fisher randomization "
@@ -341,21 +342,6 @@ def pool_quality(datasets: Mapping[str, Mapping], curve_setting: str, settings: 
             "options": options, "deltas": deltas}
 
 
-def _heads(first, queries: Mapping[str, str], cache, k: int, alpha: float | None, depth: int):
-    """Every query's top ``depth`` after reranking its top ``k`` with cached pair scores -- ordered by
-    the reranker, or (``alpha``) by ``interpolate_hits``' fused scores, one batched ``ranx.fuse``."""
-    from ragcompare.rerank.head import interpolate_hits, rerank_head
-    from ragcompare.types import Hit
-
-    qids = list(first)
-    scores = {q: cache.get(queries[q], [h.doc_id for h in first[q][:k]]) for q in qids}
-    if alpha is not None:
-        fused = interpolate_hits([first[q][:k] for q in qids],
-                                 [[Hit(d, s) for d, s in scores[q].items()] for q in qids], alpha)
-        scores = {q: {h.doc_id: h.score for h in row} for q, row in zip(qids, fused)}
-    return {q: rerank_head(first[q], scores[q], k, depth) for q in qids}
-
-
 def _scores(results, qrels, qids: Sequence[str]) -> np.ndarray:
     """Per-query nDCG@10 of ``results`` in the order of ``qids`` (``eval.per_query``, ranx)."""
     from ragcompare.eval.metrics import per_query
@@ -380,29 +366,22 @@ def measure_quality(datasets: Sequence[str] = QUALITY_DATASETS, ks: Sequence[int
     is not resolvable by name; otherwise ``reranker`` or ``models.pick_reranker`` (held-out) is used.
     Not a timing: it runs on ``threads`` threads (default: every core) and restores the counts after.
     """
-    import faiss
-    import torch
-
-    from ragcompare.sysinfo import set_threads
+    from ragcompare.sysinfo import restored_threads, set_threads
     from ragcompare.types import InvalidInputError
 
     if not variants:
         raise InvalidInputError("measure_quality needs at least one (max_length, int8) variant")
     if any(int(k) < 1 for k in ks) or delta_k < 1:
         raise InvalidInputError(f"rerank depths must be >= 1, got {list(ks)} and {delta_k}")
-    before = (torch.get_num_threads(), faiss.omp_get_max_threads())
-    set_threads(threads or os.cpu_count() or 1)
-    try:
+    with restored_threads():
+        set_threads(threads or os.cpu_count() or 1)
         return _measure(datasets, [int(k) for k in ks], n_queries, variants, delta_k,
                         [float(a) for a in alphas], reranker, seed, rerankers, log)
-    finally:
-        torch.set_num_threads(before[0])
-        faiss.omp_set_num_threads(before[1])
 
 
 def _measure(datasets, ks, n_queries, variants, delta_k, alphas, reranker, seed, rerankers, log) -> dict:
     from ragcompare.data.beir import load_dataset
-    from ragcompare.eval.sweeps import PairScoreCache
+    from ragcompare.eval.sweeps import PairScoreCache, rerank_results
     from ragcompare.models.resolve import pick_reranker
     from ragcompare.retrieval.dense import BiEncoderRetriever
     from ragcompare.types import InvalidInputError
@@ -444,7 +423,7 @@ def _measure(datasets, ks, n_queries, variants, delta_k, alphas, reranker, seed,
                 cache.get(queries[q], [h.doc_id for h in first[q][:max(depths)]])
             for k in depths:
                 for alpha in (None, *alphas):
-                    res = _heads(first, queries, cache, k, alpha, depth)
+                    res = rerank_results(first, queries, cache, k, depth, alpha)
                     scores[score_key(key, k, alpha)] = _scores(res, ds.qrels, qids)
             entry["pairs_scored"][key] = cache.pairs_scored
             entry["seconds"][key] = round(cache.seconds, 1)

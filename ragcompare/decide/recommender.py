@@ -146,12 +146,9 @@ def _pick(cands: list[Option]) -> Option:
 
 
 def _mismatch_warning(prof: HardwareProfile) -> list[str]:
-    """``profile.cpu_mismatch``'s warning when this machine is not the profiled one (if available)."""
-    check = getattr(_profiles, "cpu_mismatch", None)
-    if check is None:
-        return []
+    """``profile.cpu_mismatch``'s warning when this machine is not the profiled one."""
     try:
-        text = check(prof)
+        text = _profiles.cpu_mismatch(prof)
     except Exception as e:  # never let the machine check break a recommendation
         return [f"could not compare this machine with the profile's ({type(e).__name__}: {e})"]
     return [text] if text else []

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ragcompare.eval.comparison import compare_runs
+from ragcompare.eval.comparison import paired_difference, shared_queries
 from ragcompare.eval.metrics import evaluate, per_query
 from ragcompare.eval.sts import spearman
 from ragcompare.eval.timing import latency_stats, time_calls, time_interleaved
@@ -103,13 +103,13 @@ def interpolated_results(first_stage, queries: Mapping[str, str], results: Mappi
 def _with_differences(frame: pd.DataFrame, results: Mapping[str, Mapping], qrels: Mapping,
                       baseline: str, metric: str) -> pd.DataFrame:
     """Add each variant's difference in ``metric`` to ``baseline`` on the same queries (paired 95%
-    interval and p-value, :func:`~ragcompare.eval.comparison.compare_runs`) and its per-query
-    wins/ties/losses."""
-    diffs = compare_runs(results, qrels, baseline, [metric])
-    scores = {n: per_query(results[n], qrels, [metric])[metric] for n in results}
-    for n, per_metric in diffs.items():
-        d = per_metric[metric]
-        frame.loc[n, ["diff", "diff_low", "diff_high", "p_value"]] = [d.diff, d.low, d.high, d.p_value]
+    interval and p-value, :func:`~ragcompare.eval.comparison.paired_difference`, as ``compare_runs``
+    gives) and its per-query wins/ties/losses, from one evaluation of each run."""
+    qids = shared_queries(results, qrels)
+    scores = {n: per_query({q: res[q] for q in qids}, qrels, [metric])[metric] for n, res in results.items()}
+    for n in results:
+        diff, low, high, p = paired_difference(scores[n].to_numpy(), scores[baseline].to_numpy())
+        frame.loc[n, ["diff", "diff_low", "diff_high", "p_value"]] = [diff, low, high, p]
         delta = scores[n] - scores[baseline]
         frame.loc[n, ["wins", "ties", "losses"]] = [int((delta > 0).sum()), int((delta == 0).sum()),
                                                     int((delta < 0).sum())]

@@ -11,8 +11,8 @@ import pandas as pd
 
 from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
 from ragcompare.eval.timing import time_calls, time_queries
-from ragcompare.rerank.head import rerank_head
-from ragcompare.types import InvalidInputError, Results
+from ragcompare.rerank.head import interpolate_hits, rerank_head
+from ragcompare.types import Hit, InvalidInputError, Results
 
 
 class PairScoreCache:
@@ -41,13 +41,17 @@ class PairScoreCache:
 
 
 def rerank_results(first_stage: Results, queries: Mapping[str, str], cache: PairScoreCache,
-                   k_retrieve: int, k: int = 100) -> Results:
-    """Rerank the top ``k_retrieve`` of every query's first-stage hits with cached pair scores."""
-    out: Results = {}
-    for qid, hits in first_stage.items():
-        head = [h.doc_id for h in hits[:k_retrieve]]
-        out[qid] = rerank_head(hits, cache.get(queries[qid], head), k_retrieve, k)
-    return out
+                   k_retrieve: int, k: int = 100, alpha: float | None = None) -> Results:
+    """Rerank the top ``k_retrieve`` of every query's first-stage hits with cached pair scores; with
+    ``alpha``, each head is ordered by ``interpolate_hits`` (z-normalised cross-encoder and first-stage
+    scores, one batched fusion) instead of the cross-encoder score alone."""
+    qids = list(first_stage)
+    scores = {q: cache.get(queries[q], [h.doc_id for h in first_stage[q][:k_retrieve]]) for q in qids}
+    if alpha is not None:
+        fused = interpolate_hits([first_stage[q][:k_retrieve] for q in qids],
+                                 [[Hit(d, s) for d, s in scores[q].items()] for q in qids], alpha)
+        scores = {q: {h.doc_id: h.score for h in row} for q, row in zip(qids, fused)}
+    return {q: rerank_head(first_stage[q], scores[q], k_retrieve, k) for q in qids}
 
 
 def sweep_k_retrieve(first_stage: Results, queries: Mapping[str, str], cache: PairScoreCache,
