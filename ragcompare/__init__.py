@@ -4,8 +4,8 @@ The public names are importable from the package itself (``from ragcompare impor
 BiEncoderRetriever, HybridPipeline, evaluate, recommend``); they load lazily, so ``import ragcompare``
 stays cheap. The layers, lowest first (a layer imports only those before it):
 
-``types``/``settings``/``sysinfo`` → ``data`` → ``models`` → ``retrieval`` → ``rerank`` → ``eval``
-→ ``decide`` / ``train`` / ``teach`` → ``cli``.
+``types``/``checks``/``storage``/``settings``/``sysinfo`` → ``data`` → ``models`` → ``retrieval``
+→ ``rerank`` → ``eval`` → ``decide`` / ``train`` / ``teach`` → ``cli``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ragcompare._lazy import lazy_exports
 from ragcompare.types import (
+    CorpusMismatchError,
     Hit,
     InvalidInputError,
     RagCompareError,
@@ -30,6 +31,8 @@ _PUBLIC = {
     "models.pack": "training_collections",
     "retrieval.bm25": "BM25Retriever",
     "retrieval.dense": "BiEncoderRetriever",
+    "retrieval.saved": "IndexFileError",
+    "storage": "ArtifactError",
     "retrieval.cache": "EmbeddingCache",
     "retrieval.fusion": "FusionRetriever",
     "rerank.cross_encoder": "CrossEncoderReranker",
@@ -49,8 +52,8 @@ _PUBLIC = {
 }
 
 __getattr__, __dir__, _lazy_names = lazy_exports(__name__, _PUBLIC, globals())
-__all__ = ["Hit", "InvalidInputError", "RagCompareError", "Reranker", "Retriever", "__version__",
-           *_lazy_names]
+__all__ = ["CorpusMismatchError", "Hit", "InvalidInputError", "RagCompareError", "Reranker",
+           "Retriever", "__version__", *_lazy_names]
 
 if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.data.beir import Dataset, DatasetError, Document, load_dataset  # noqa: F401
@@ -78,5 +81,7 @@ if TYPE_CHECKING:  # static checkers and editors see the real objects
     from ragcompare.retrieval.cache import EmbeddingCache  # noqa: F401
     from ragcompare.retrieval.dense import BiEncoderRetriever  # noqa: F401
     from ragcompare.retrieval.fusion import FusionRetriever  # noqa: F401
+    from ragcompare.retrieval.saved import IndexFileError  # noqa: F401
     from ragcompare.settings import quick_mode  # noqa: F401
+    from ragcompare.storage import ArtifactError  # noqa: F401
     from ragcompare.sysinfo import describe_machine  # noqa: F401

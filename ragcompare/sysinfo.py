@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
-from ragcompare.types import InvalidInputError
+from ragcompare.checks import check_float, check_int, check_positive_int
 
 _PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "ranx",
              "numpy", "onnxruntime")
@@ -175,13 +175,10 @@ def measure_gemm_peaks(size: int = 1024, repeats: int = 5, threads: int | None =
     installed) on that many threads for the measurement; ``threads`` in the result is torch's count in
     force (or ``None`` without torch), ``numpy_threads`` the BLAS's where known.
     """
-    for name, value, low in (("size", size, 8), ("repeats", repeats, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-        raise InvalidInputError(f"threads must be a positive int or None, got {threads!r}")
-    if not isinstance(budget_s, (int, float)) or budget_s <= 0:
-        raise InvalidInputError(f"budget_s must be a positive number, got {budget_s!r}")
+    size = check_int(size, "size", minimum=8)
+    repeats = check_positive_int(repeats, "repeats")
+    threads = None if threads is None else check_positive_int(threads, "threads")
+    budget_s = check_float(budget_s, "budget_s", positive=True)
     import numpy as np
 
     ops = 2.0 * size ** 3
@@ -247,8 +244,7 @@ def set_threads(n: int) -> dict[str, int]:
     import faiss
     import torch
 
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"threads must be a positive int, got {n!r}")
+    n = check_positive_int(n, "threads")
     torch.set_num_threads(n)
     faiss.omp_set_num_threads(n)
     return {"torch": torch.get_num_threads(), "faiss": faiss.omp_get_max_threads()}

@@ -15,8 +15,8 @@ PACKAGE = Path(ragcompare.__file__).resolve().parent
 ROOT = PACKAGE.parent
 
 # Lowest first. Modules of layer 0 may import each other; peers of a higher layer may not.
-LAYERS = {"types": 0, "settings": 0, "sysinfo": 0, "_lazy": 0, "data": 1, "models": 2, "retrieval": 3,
-          "rerank": 4, "eval": 5, "decide": 6, "train": 6, "teach": 6, "cli": 7}
+LAYERS = {"types": 0, "checks": 0, "storage": 0, "settings": 0, "sysinfo": 0, "_lazy": 0, "data": 1,
+          "models": 2, "retrieval": 3, "rerank": 4, "eval": 5, "decide": 6, "train": 6, "teach": 6, "cli": 7}
 
 
 FACADE = 99  # ``from ragcompare import X``: the public API sits above every layer
@@ -133,9 +133,12 @@ def test_rerankers_are_rerankers(tiny_reranker, tiny_cross_encoder_dir):
 def test_on_disk_format_tags_do_not_follow_the_layout():
     """Saved indexes and profiles name their format, not the module that wrote them: moving a module
     must never make yesterday's files unreadable."""
+    from ragcompare import storage
     from ragcompare.decide import profile
     from ragcompare.models import pack
     from ragcompare.retrieval import bm25, dense
 
+    assert storage.FORMAT == "ragcompare.artifact/1"
+    assert (bm25.LEGACY_FORMAT, dense.LEGACY_FORMAT) == ("ragcompare.bm25/1", "ragcompare.bi_encoder/1")
     assert (bm25.FORMAT, dense.FORMAT, profile.FORMAT, pack.FORMAT) == (
-        "ragcompare.bm25/1", "ragcompare.bi_encoder/1", "ragcompare.profile/1", "ragcompare-pack/1")
+        "ragcompare.bm25/2", "ragcompare.bi_encoder/2", "ragcompare.profile/1", "ragcompare-pack/1")

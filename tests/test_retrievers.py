@@ -54,18 +54,22 @@ def test_bm25_save_load_round_trip(bm25, tmp_path):
 
 def test_corrupt_or_missing_index_files(bi_retriever, tmp_path):
     d = bi_retriever.save(tmp_path / "idx")
-    (d / "meta.json").write_text("{oops")
+    (d / "manifest.json").write_text("{oops")
     with pytest.raises(IndexFileError, match="corrupt"):
         BiEncoderRetriever.load(d)
+    with pytest.raises(IndexFileError, match="nothing was saved"):
+        bi_retriever.save(d)
+    (d / "manifest.json").unlink()
     bi_retriever.save(d)
-    raw = (d / "index.faiss").read_bytes()
-    (d / "index.faiss").write_bytes(raw[: len(raw) // 3])
-    with pytest.raises(IndexFileError, match="not a readable FAISS index"):
+    (index_file,) = d.glob("data-*/index.faiss")
+    raw = index_file.read_bytes()
+    index_file.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(IndexFileError, match="does not match its recorded sha256"):
         BiEncoderRetriever.load(d)
-    (d / "index.faiss").unlink()
-    with pytest.raises(IndexFileError, match="missing index.faiss"):
+    index_file.unlink()
+    with pytest.raises(IndexFileError, match="index.faiss is missing"):
         BiEncoderRetriever.load(d)
-    with pytest.raises(IndexFileError, match="missing meta.json"):
+    with pytest.raises(IndexFileError, match="not a folder"):
         BM25Retriever.load(tmp_path / "nothing")
 
 
@@ -114,7 +118,7 @@ def test_bad_corpora(cls):
     r = cls()
     with pytest.raises(RagCompareError, match="before searching"):
         r.search(["x"], 1)
-    for bad, msg in (({}, "empty"), ({"a": 3}, "not str"), ({1: "x"}, "not str"),
+    for bad, msg in (({}, "empty"), ({"a": 3}, "not str"), ({1: "x"}, "non-empty str"),
                      (["a", "b"], "mapping")):
         with pytest.raises(InvalidInputError, match=msg):
             r.index(bad)

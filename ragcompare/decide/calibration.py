@@ -30,12 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ragcompare.checks import check_positive_int
 from ragcompare.decide.fits import fit_linear
 from ragcompare.decide.indexes import INDEX_KINDS
-from ragcompare.decide.profile import SHIPPED_PROFILE, HardwareProfile, load_profile, user_profile_path
+from ragcompare.decide.profile import (
+    SHIPPED_PROFILE,
+    HardwareProfile,
+    check_profile,
+    load_profile,
+    user_profile_path,
+)
 from ragcompare.decide.quality import QUALITY_DATASETS, QUALITY_VARIANTS, measure_quality
 from ragcompare.decide.rerankers import INT8_BACKEND, setting_key, setting_reranker, timing_reranker
 from ragcompare.eval.timing import latency_stats, measure, time_calls
+from ragcompare.storage import ArtifactError, check_writable
 from ragcompare.sysinfo import restored_threads, set_threads
 from ragcompare.types import InvalidInputError
 
@@ -218,9 +226,39 @@ def calibrate(quick: bool = False, threads: int | None = 1, quality: bool | dict
     hardware); ``True`` re-measures them on every judged query (needs the shipped rerankers; slow, see
     :func:`~ragcompare.decide.quality.measure_quality`; ``quick`` samples 5 queries per collection); a
     dict (a ``measure_quality`` result) is used as is.
+
+    The arguments, and that the profile can be written (``output``, or the user cache dir), are
+    checked before anything is measured.
     """
+    for name, flag in (("quick", quick), ("save", save)):
+        if not isinstance(flag, bool):
+            raise InvalidInputError(f"{name} must be True or False, got {flag!r}")
+    threads = None if threads is None else check_positive_int(threads, "threads")
+    if not isinstance(quality, (bool, dict)):
+        raise InvalidInputError(f"quality must be True, False or a measure_quality result, got "
+                                f"{type(quality).__name__}")
+    if not callable(log):
+        raise InvalidInputError(f"log must be callable, got {type(log).__name__}")
+    if save:
+        output = _writable_profile(output)
     with restored_threads():
         return _calibrate(quick, threads, quality, output, save, log)
+
+
+def _writable_profile(path: str | Path | None) -> Path | None:
+    """``path`` checked writable now (None: the user's profile folder is created and checked; the
+    device, hence the file name, is known only once measuring starts)."""
+    if path is None:
+        folder = user_profile_path().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ArtifactError(f"cannot create the profile folder {folder}: {e.strerror or e}") from None
+        check_writable(user_profile_path(), "hardware profile")
+        return None
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InvalidInputError(f"output must be a file path, got {path!r}")
+    return check_writable(path, "hardware profile")
 
 
 def _calibrate(quick: bool, threads: int | None, quality: bool | dict, output: str | Path | None,
@@ -283,8 +321,12 @@ def update_quality(path: str | Path | None = None, n_queries: int | None = None,
     (default: the user's CPU profile if any, else the shipped one). ``n_queries=None`` measures every
     judged query (the protocol); a number samples that many per collection (quick checks only). Not a
     timing: it runs on every core and leaves the profile's timings as they are."""
-    path = Path(path) if path else Path(load_profile().source)
-    profile = HardwareProfile.load(path)
+    n_queries = None if n_queries is None else check_positive_int(n_queries, "n_queries")
+    if path is not None and (not isinstance(path, (str, os.PathLike)) or not str(path).strip()):
+        raise InvalidInputError(f"path must be a profile path, got {path!r}")
+    path = Path(path).expanduser() if path else Path(load_profile().source)
+    profile = check_profile(HardwareProfile.load(path))
+    check_writable(path, "hardware profile")  # before measuring, not after
     profile.quality = measure_quality(n_queries=n_queries, variants=QUALITY_VARIANTS, log=log)
     profile.save(path)
     log(f"saved {path}")

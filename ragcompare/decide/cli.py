@@ -1,10 +1,17 @@
-"""The decision helper's commands: ``ragcompare recommend`` and ``ragcompare calibrate``."""
+"""The decision helper's commands: ``ragcompare recommend`` and ``ragcompare calibrate``.
+
+Every argument is checked while the command line is parsed (:mod:`ragcompare.cliutil`): numbers are
+finite and positive, the accuracy is a known level, ``calibrate --output`` is writable, all before a
+profile is read or anything is measured.
+"""
 
 from __future__ import annotations
 
 import json
 
+from ragcompare.cliutil import choice, output_file, positive_int, positive_number
 from ragcompare.decide.calibration import calibrate, update_quality
+from ragcompare.decide.quality import ACCURACY_LEVELS
 from ragcompare.decide.recommender import recommend
 from ragcompare.decide.rules import rule_of_thumb
 
@@ -35,13 +42,17 @@ def _cli_calibrate(args) -> int:
 
 
 def add_cli(sub) -> None:
-    """Register ``ragcompare recommend`` and ``ragcompare calibrate`` on the CLI's subparsers."""
+    """Register ``ragcompare recommend`` and ``ragcompare calibrate`` on the CLI's subparsers (made by
+    a :class:`ragcompare.cliutil.Parser`)."""
     r = sub.add_parser("recommend", help="recommend bi-encoder / hybrid / cross-encoder from needs")
-    r.add_argument("--corpus-size", type=float, required=True, help="documents, e.g. 2e6")
-    r.add_argument("--latency-ms", type=float, required=True, help="p95 latency budget per query")
-    r.add_argument("--accuracy", default="medium", help="low | medium | high")
-    r.add_argument("--memory-gb", type=float, default=None, help="optional index memory budget")
-    r.add_argument("--query-tokens", type=float, default=None,
+    r.add_argument("--corpus-size", type=positive_number, required=True, help="documents, e.g. 2e6")
+    r.add_argument("--latency-ms", type=positive_number, required=True,
+                   help="p95 latency budget per query")
+    r.add_argument("--accuracy", type=choice(ACCURACY_LEVELS), default="medium",
+                   help=" | ".join(ACCURACY_LEVELS))
+    r.add_argument("--memory-gb", type=positive_number, default=None,
+                   help="optional index memory budget")
+    r.add_argument("--query-tokens", type=positive_number, default=None,
                    help="typical query length in word pieces (default: the profiled query mix)")
     r.add_argument("--profile", default=None,
                    help="hardware profile: cpu, cuda or a JSON path (default: yours, else shipped)")
@@ -49,7 +60,7 @@ def add_cli(sub) -> None:
     r.set_defaults(func=_cli_recommend)
     c = sub.add_parser("calibrate", help="measure this machine's costs and save a hardware profile")
     c.add_argument("--quick", action="store_true", help="tiny sizes, for tests (seconds)")
-    c.add_argument("--threads", type=int, default=1,
+    c.add_argument("--threads", type=positive_int, default=1,
                    help="torch/FAISS threads while measuring (default 1: robust on a busy machine)")
     c.add_argument("--quality", action="store_true",
                    help="also measure nDCG@10 of every reranking option on every judged query, with "
@@ -58,8 +69,9 @@ def add_cli(sub) -> None:
     c.add_argument("--quality-only", action="store_true",
                    help="only re-measure the quality curves into the profile at --output (default: "
                         "yours, else the shipped one), e.g. after a new reranker ships")
-    c.add_argument("--quality-queries", type=int, default=None,
+    c.add_argument("--quality-queries", type=positive_int, default=None,
                    help="sample this many queries per collection for the quality curves (quick "
                         "checks only; default: every judged query)")
-    c.add_argument("--output", default=None, help="profile path (default: the user cache dir)")
+    c.add_argument("--output", type=output_file, default=None,
+                   help="profile path (default: the user cache dir); checked writable first")
     c.set_defaults(func=_cli_calibrate)

@@ -13,12 +13,14 @@ machine is not the profiled one. Profiles written before these keys existed load
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ragcompare.checks import check_float, check_positive_int
 from ragcompare.settings import cache_dir
+from ragcompare.storage import ArtifactError, atomic_write_json, read_json_object
 from ragcompare.sysinfo import GEMM_KEYS, cpu_features, cpu_model, describe_features, measure_gemm_peaks
 from ragcompare.types import InvalidInputError, RagCompareError
 
@@ -54,22 +56,40 @@ class HardwareProfile:
         return {"format": FORMAT, **d}
 
     def save(self, path: str | Path) -> Path:
-        """Write the profile as JSON."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        """Write the profile as JSON, atomically (a failed save leaves the previous file as it was);
+        a value JSON cannot hold (NaN, a numpy array) is refused before anything is written."""
+        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+            raise InvalidInputError(f"path must be a file path, got {path!r}")
+        path = Path(path).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, self.to_json(), indent=1)
+        except ArtifactError as e:
+            raise ProfileError(f"hardware profile not saved to {path}: {e}") from None
+        except OSError as e:
+            raise ProfileError(f"hardware profile not saved to {path}: {e.strerror or e}") from None
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> HardwareProfile:
-        """Read a profile written by :meth:`save` (validates the format)."""
-        path = Path(path)
+        """Read a profile written by :meth:`save` (checks the format tag, the fields and their
+        types; :func:`check_profile` checks that it can predict anything)."""
+        path = Path(path).expanduser()
         data = _read_tagged(path)
         data.pop("format")
-        try:
-            return cls(**data, source=str(path))
-        except TypeError as e:
-            raise ProfileError(f"{path}: {e}") from None
+        names = {f.name for f in fields(cls)} - {"source"}
+        missing = sorted(n for n in names if n not in data and n not in _OPTIONAL)
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            raise ProfileError(f"hardware profile {path} is malformed: "
+                               + "; ".join([*([f"missing {', '.join(missing)}"] if missing else []),
+                                            *([f"unknown {', '.join(unknown)}"] if unknown else [])]))
+        for name, kind in _TYPES.items():
+            if name in data and not isinstance(data[name], kind):
+                raise ProfileError(f"hardware profile {path}: {name} must be a "
+                                   f"{kind.__name__ if isinstance(kind, type) else 'number'}, got "
+                                   f"{type(data[name]).__name__}")
+        return cls(**data, source=str(path))
 
     @property
     def label(self) -> str:
@@ -93,17 +113,107 @@ class HardwareProfile:
         return dict(gemm) if isinstance(gemm, dict) else None
 
 
+_OPTIONAL = {"quality", "notes", "probe_ms"}
+"""Fields a profile may lack (older ones do)."""
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "device": str, "machine": dict, "threads": dict, "created": str, "bi_encoder": dict,
+    "indexes": dict, "cross_encoder": dict, "quality": dict, "notes": list,
+    "probe_ms": (int, float, type(None))}
+
+
 def _read_tagged(path: Path) -> dict:
     """The JSON object at ``path`` if it carries this module's format tag, else :class:`ProfileError`."""
     if not path.is_file():
         raise ProfileError(f"no hardware profile at {path}")
     try:
-        data = json.loads(path.read_text())
-    except ValueError as e:  # not JSON, or not UTF-8 text
-        raise ProfileError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        data = read_json_object(path, "hardware profile")
+    except ArtifactError as e:  # not JSON, not UTF-8 text, not an object
+        raise ProfileError(str(e)) from None
+    if data.get("format") != FORMAT:
         raise ProfileError(f"{path} is not a ragcompare hardware profile ({FORMAT})")
     return data
+
+
+class _Checker:
+    """Checks of one profile's fields, each refusal a :class:`ProfileError` naming the profile."""
+
+    def __init__(self, profile: HardwareProfile) -> None:
+        self.where = profile.source or "(not saved)"
+
+    def fail(self, message: str) -> ProfileError:
+        return ProfileError(f"hardware profile {self.where}: {message}; run `ragcompare calibrate` "
+                            "to measure a new one")
+
+    def section(self, value: object, name: str) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.fail(f"{name} must be an object, got {type(value).__name__}")
+        if not value:
+            raise self.fail(f"{name} is empty")
+        return dict(value)
+
+    def number(self, entry: Mapping, key: str, where: str, optional: bool = False, **bounds) -> None:
+        if key not in entry:
+            if optional:
+                return
+            raise self.fail(f"{where}.{key} is missing")
+        try:
+            check_float(entry[key], f"{where}.{key}", **bounds)
+        except InvalidInputError as e:
+            raise self.fail(str(e)) from None
+
+    def points(self, value: object, where: str, required: bool) -> list[dict]:
+        if not isinstance(value, list) or (required and not value):
+            raise self.fail(f"{where}.points must be a non-empty list")
+        if not all(isinstance(p, Mapping) for p in value):
+            raise self.fail(f"{where}.points must hold objects")
+        return value
+
+
+def check_profile(profile: HardwareProfile) -> HardwareProfile:
+    """``profile`` if it can predict: its bi-encoder, index and cross-encoder sections are non-empty
+    and every number the cost model reads is finite (and positive where it divides or takes a log);
+    else a :class:`ProfileError` naming the profile and the field."""
+    if not isinstance(profile, HardwareProfile):
+        raise InvalidInputError(f"profile must be a HardwareProfile, got {type(profile).__name__}")
+    c = _Checker(profile)
+    enc = c.section(profile.bi_encoder, "bi_encoder")
+    for key in ("p50_ms", "p95_ms"):
+        c.number(enc, key, "bi_encoder", positive=True)
+    for key in ("median_tokens", "p95_tokens", "p95_ratio"):
+        c.number(enc, key, "bi_encoder", optional=True, positive=True)
+    for key in ("overhead_ms", "ms_per_token"):
+        c.number(enc, key, "bi_encoder", optional=True)
+    for kind, entry in c.section(profile.indexes, "indexes").items():
+        where = f"indexes.{kind}"
+        for i, p in enumerate(c.points(c.section(entry, where).get("points"), where, required=True)):
+            c.number(p, "n", f"{where}.points[{i}]", positive=True)
+            c.number(p, "p50_ms", f"{where}.points[{i}]", positive=True)
+            c.number(p, "p95_ms", f"{where}.points[{i}]", minimum=0)
+            c.number(p, "bytes", f"{where}.points[{i}]", minimum=0)
+            for key in ("recall@10", "recall@100"):
+                c.number(p, key, f"{where}.points[{i}]", minimum=0, maximum=1)
+    ce = c.section(profile.cross_encoder, "cross_encoder")
+    settings = ce.get("settings", {})
+    if not isinstance(settings, Mapping):
+        raise c.fail("cross_encoder.settings must be an object")
+    for key, s in settings.items():
+        where = f"cross_encoder.settings.{key}"
+        s = c.section(s, where)
+        for field_ in ("overhead_ms", "ms_per_pair"):
+            c.number(s, field_, where)
+        try:
+            check_positive_int(s.get("max_length"), f"{where}.max_length")
+        except InvalidInputError as e:
+            raise c.fail(str(e)) from None
+        if not isinstance(s.get("int8"), bool):
+            raise c.fail(f"{where}.int8 must be true or false, got {s.get('int8')!r}")
+        for i, p in enumerate(c.points(s.get("points", []), where, required=False)):
+            for field_ in ("p50_ms", "p95_ms"):
+                c.number(p, field_, f"{where}.points[{i}]", minimum=0)
+    for key in ("datasets", "pooled"):
+        if not isinstance(profile.quality.get(key, {}), Mapping):
+            raise c.fail(f"quality.{key} must be an object")
+    return profile
 
 
 def user_profile_path(device: str = "cpu") -> Path:
@@ -123,19 +233,30 @@ def available_profiles() -> dict[str, Path]:
     return found
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_file()
+    except (OSError, ValueError):  # a name the file system refuses
+        return False
+
+
 def load_profile(which: str | Path | HardwareProfile | None = None) -> HardwareProfile:
-    """A profile by device name ("cpu", "cuda"), by path, or the default (user's cpu, else shipped)."""
+    """A profile by device name ("cpu", "cuda"), by path, or the default (user's cpu, else shipped),
+    checked by :func:`check_profile` (a malformed one raises :class:`ProfileError`)."""
     if isinstance(which, HardwareProfile):
-        return which
+        return check_profile(which)
     if which is None:
         which = "cpu"
-    if isinstance(which, Path) or str(which).endswith(".json"):
-        return HardwareProfile.load(which)
+    if not isinstance(which, (str, os.PathLike)) or not str(which).strip():
+        raise InvalidInputError(f"profile must be a device name, a JSON path or a HardwareProfile, "
+                                f"got {which!r}")
+    if isinstance(which, os.PathLike) or str(which).endswith(".json") or _is_file(str(which)):
+        return check_profile(HardwareProfile.load(which))
     profiles = available_profiles()
     if which not in profiles:
         raise ProfileError(f"no measured {which!r} profile here (have: {', '.join(profiles) or 'none'})"
                            f"; run `ragcompare calibrate` on that hardware to create one")
-    return HardwareProfile.load(profiles[which])
+    return check_profile(HardwareProfile.load(profiles[which]))
 
 
 # -- is this the profiled machine? -------------------------------------------------------------------

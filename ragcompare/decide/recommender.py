@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 import ragcompare.decide.profile as _profiles
+from ragcompare.checks import check_choice, check_float
 from ragcompare.decide.cost import CostModel
 from ragcompare.decide.indexes import INDEX_KINDS
 from ragcompare.decide.profile import HardwareProfile, load_profile
@@ -35,6 +36,8 @@ from ragcompare.types import InvalidInputError
 APPROACHES = ("bi-encoder", "hybrid", "cross-encoder")
 CE_ONLY_MAX_DOCS = 20_000
 """Cross-encoder-only candidates are considered up to this corpus size (beyond it: hopeless)."""
+MAX_QUERY_TOKENS = 10_000
+"""The longest typical query length :func:`recommend` accepts (word pieces)."""
 TIE_BAND = 0.10
 """Options whose p50 is within 10% (+1 ms) of the cheapest count as equally cheap."""
 
@@ -121,18 +124,13 @@ def quality_line(o: Option, quality: QualityModel, cost: CostModel | None = None
 def check_needs(corpus_size: object, latency_budget_ms: object, accuracy: object
                 ) -> tuple[int, float, str]:
     """Validated (documents, budget in ms, accuracy level); :class:`InvalidInputError` otherwise."""
-    for name, v in (("corpus_size", corpus_size), ("latency_budget_ms", latency_budget_ms)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise InvalidInputError(f"{name} must be a number, got {type(v).__name__}")
-        if not math.isfinite(float(v)) or float(v) <= 0:
-            raise InvalidInputError(f"{name} must be a positive finite number, got {v!r}")
-    n = int(round(float(corpus_size)))
+    size = check_float(corpus_size, "corpus_size", positive=True)
+    budget = check_float(latency_budget_ms, "latency_budget_ms", positive=True)
+    n = int(round(size))
     if n < 1:
         raise InvalidInputError(f"corpus_size must be at least 1 document, got {corpus_size!r}")
-    if not isinstance(accuracy, str) or accuracy.strip().lower() not in ACCURACY_LEVELS:
-        raise InvalidInputError(f"accuracy must be one of {', '.join(ACCURACY_LEVELS)}, got "
-                                f"{accuracy!r}")
-    return n, float(latency_budget_ms), accuracy.strip().lower()
+    level = accuracy.strip().lower() if isinstance(accuracy, str) else accuracy
+    return n, budget, check_choice(level, "accuracy", ACCURACY_LEVELS)
 
 
 def _pick(cands: list[Option]) -> Option:
@@ -181,17 +179,19 @@ def recommend(corpus_size: float, latency_budget_ms: float, accuracy: str = "med
     when this machine is not the one the profile was measured on.
     """
     n, budget, acc = check_needs(corpus_size, latency_budget_ms, accuracy)
-    if memory_budget_gb is not None and (isinstance(memory_budget_gb, bool) or not isinstance(
-            memory_budget_gb, (int, float)) or not memory_budget_gb > 0):
-        raise InvalidInputError(f"memory_budget_gb must be a positive number, got {memory_budget_gb!r}")
-    if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not (
-            math.isfinite(slowdown) and slowdown > 0):
-        raise InvalidInputError(f"slowdown must be a positive number, got {slowdown!r}")
-    prof = load_profile(profile)
-    if query_tokens is not None and (isinstance(query_tokens, bool) or not isinstance(
-            query_tokens, (int, float)) or not 0 < query_tokens < 10_000):
-        raise InvalidInputError(f"query_tokens must be a positive number, got {query_tokens!r}")
-    cost, quality = CostModel(prof, slowdown, query_tokens), QualityModel(prof.quality)
+    if memory_budget_gb is not None:
+        memory_budget_gb = check_float(memory_budget_gb, "memory_budget_gb", positive=True)
+    slowdown = check_float(slowdown, "slowdown", positive=True)
+    if query_tokens is not None:
+        query_tokens = check_float(query_tokens, "query_tokens", maximum=MAX_QUERY_TOKENS,
+                                   positive=True)
+    prof = load_profile(profile)  # checked: every section present, every number finite
+    try:
+        cost, quality = CostModel(prof, slowdown, query_tokens), QualityModel(prof.quality)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as e:
+        raise _profiles.ProfileError(
+            f"hardware profile {prof.source or '(not saved)'} is malformed ({type(e).__name__}: "
+            f"{e}); run `ragcompare calibrate` to measure a new one") from None
     reranker = quality.reranker or prof.cross_encoder.get("model", "cross-encoder")
     need = quality.required(acc)
     mem_cap = memory_budget_gb * 1e9 if memory_budget_gb else math.inf

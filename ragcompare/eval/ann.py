@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from ragcompare.checks import check_positive_int
 from ragcompare.eval.timing import time_calls
 from ragcompare.types import InvalidInputError
 
@@ -236,8 +237,7 @@ def synthetic_like(real: np.ndarray, n: int, seed: int = 0, method: str = "gauss
     real = np.asarray(real, dtype=np.float64)
     if real.ndim != 2 or len(real) < 2:
         raise InvalidInputError("real must be a 2-d array with at least two vectors")
-    if n <= 0:
-        raise InvalidInputError(f"n must be positive, got {n}")
+    n = check_positive_int(n, "n")
     rng = np.random.default_rng(seed)
     if method == "gaussian":
         mean = real.mean(0)

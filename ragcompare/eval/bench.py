@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from ragcompare.checks import check_alpha, check_choice, check_int, check_max_length, check_positive_int
 from ragcompare.data.beir import Dataset
 from ragcompare.eval.comparison import compare, compare_runs, format_p
-from ragcompare.eval.metrics import DEFAULT_METRICS, evaluate
+from ragcompare.eval.metrics import DEFAULT_METRICS, check_metrics, evaluate
 from ragcompare.eval.timing import latency_stats, time_queries
 from ragcompare.sysinfo import machine_info
 from ragcompare.types import InvalidInputError, Results
@@ -126,7 +127,8 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
                   ce_only_max_docs: int = 5000, metrics: Sequence[str] = DEFAULT_METRICS,
                   depth: int = 100, seed: int = 0, progress: bool = True,
                   hybrid_first_stages: Sequence[str] = ("bi-encoder",),
-                  alphas: Sequence[float] = (), log=print) -> BenchReport:
+                  alphas: Sequence[float] = (), log=print,
+                  on_record: Callable[[BenchRecord, Results], None] | None = None) -> BenchReport:
     """Run BM25, bi-encoder, their RRF fusion, hybrid reranking and cross-encoder-only.
 
     ``hybrid_first_stages`` picks which first stages ("bi-encoder", "bm25", "rrf") feed the
@@ -134,25 +136,36 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
     cross-encoder and first-stage scores (``HybridPipeline(alpha=...)``); cross-encoder-only runs
     on ``ce_only_queries`` sampled queries (it scores every document) when the corpus has at most
     ``ce_only_max_docs`` documents.
+
+    Every argument is checked before any model loads (:class:`InvalidInputError` naming it).
+    ``on_record(record, results)``, if given, is called as each pipeline finishes: a caller keeps
+    what finished when the run is interrupted.
     """
     from ragcompare.models.resolve import DEFAULT_BI_ENCODER
-    from ragcompare.rerank.cross_encoder import check_settings
     from ragcompare.retrieval.bm25 import BM25Retriever
     from ragcompare.retrieval.dense import BiEncoderRetriever
     from ragcompare.retrieval.fusion import FusionRetriever
-    from ragcompare.types import check_alpha
 
     # Fail before the long runs, not after them.
+    if not isinstance(dataset, Dataset):
+        raise InvalidInputError(f"dataset must be a Dataset (load_dataset), got {type(dataset).__name__}")
+    k_retrieve = check_positive_int(k_retrieve, "k_retrieve")
+    max_length = check_max_length(max_length, None)  # the model's positions: checked when it loads
+    rerank_queries = None if rerank_queries is None else check_positive_int(rerank_queries,
+                                                                             "rerank_queries")
+    ce_only_queries = check_int(ce_only_queries, "ce_only_queries", minimum=0)
+    ce_only_max_docs = check_int(ce_only_max_docs, "ce_only_max_docs", minimum=0)
+    depth = check_positive_int(depth, "depth")
+    seed = check_int(seed, "seed")
+    metrics = check_metrics(metrics)
+    for name, values in (("hybrid_first_stages", hybrid_first_stages), ("alphas", alphas)):
+        if isinstance(values, str) or not isinstance(values, Sequence):
+            raise InvalidInputError(f"{name} must be a list, got {type(values).__name__}")
+    hybrid_first_stages = [check_choice(s, "first stage", FIRST_STAGES) for s in hybrid_first_stages]
     alphas = [check_alpha(a) for a in alphas]
-    check_settings(max_length, 32)
-    for label, value, least in (("k_retrieve", k_retrieve, 1), ("depth", depth, 1),
-                                ("ce_only_queries", ce_only_queries, 0),
-                                ("rerank_queries", 1 if rerank_queries is None else rerank_queries, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise InvalidInputError(f"{label} must be an int >= {least}, got {value!r}")
-    unknown = set(hybrid_first_stages) - set(FIRST_STAGES)
-    if unknown:
-        raise InvalidInputError(f"unknown first stage(s) {sorted(unknown)}; use {list(FIRST_STAGES)}")
+    for name, fn in (("log", log), ("on_record", on_record or print)):
+        if not callable(fn):
+            raise InvalidInputError(f"{name} must be callable, got {type(fn).__name__}")
 
     bi_encoder = bi_encoder or DEFAULT_BI_ENCODER
     texts = dataset.texts
@@ -169,6 +182,8 @@ def run_benchmark(dataset: Dataset, bi_encoder: str | None = None,
         rec.sampled = len(queries) < len(dataset.queries)
         records.append(rec)
         results_of[name] = results
+        if on_record is not None:
+            on_record(rec, results)
         return results
 
     def report() -> BenchReport:

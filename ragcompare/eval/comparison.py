@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ragcompare.eval.metrics import DEFAULT_METRICS, per_query
+from ragcompare.checks import check_choice, check_float, check_int
+from ragcompare.eval.metrics import DEFAULT_METRICS, check_metrics, check_qrels, check_results, per_query
 from ragcompare.types import InvalidInputError, Results
 
 CONFIDENCE = 0.95
@@ -80,6 +81,20 @@ def format_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
+def _check_finite(values: np.ndarray, name: str) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise InvalidInputError(f"{name} holds {len(bad)} values that are not finite numbers "
+                                f"(first at position {bad[0]}: {values[bad[0]]})")
+
+
+def _check_confidence(confidence: object) -> float:
+    value = check_float(confidence, "confidence", 0.0, 1.0)
+    if not 0 < value < 1:
+        raise InvalidInputError(f"confidence must be in (0, 1), got {value:g}")
+    return value
+
+
 def paired_difference(treatment: Sequence[float], control: Sequence[float], *,
                       confidence: float = CONFIDENCE, test: str = "fisher", n_resamples: int = 10_000,
                       seed: int = 0) -> tuple[float, float, float, float]:
@@ -92,10 +107,10 @@ def paired_difference(treatment: Sequence[float], control: Sequence[float], *,
     b = np.asarray(control, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
         raise InvalidInputError(f"need two paired 1-d score arrays, got shapes {a.shape} and {b.shape}")
-    if test not in TESTS:
-        raise InvalidInputError(f"unknown test {test!r}; use one of {list(TESTS)}")
-    if not 0 < confidence < 1:
-        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
+    _check_finite(a, "treatment")
+    _check_finite(b, "control")
+    check_choice(test, "test", TESTS)
+    confidence = _check_confidence(confidence)
     d = a - b
     diff = float(d.mean())
     if len(d) < 2 or np.allclose(d, d[0]):  # no spread: the interval is the point, no test possible
@@ -119,6 +134,7 @@ def median_interval(values: Sequence[float], confidence: float = CONFIDENCE, n_r
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or len(v) == 0:
         raise InvalidInputError(f"need a non-empty 1-d array of values, got shape {v.shape}")
+    _check_finite(v, "values")
     if len(v) < 2 or np.allclose(v, v[0]):
         return float(np.median(v)), float(v.min()), float(v.max())
     ci = bootstrap((v,), np.median, confidence_level=confidence, n_resamples=n_resamples,
@@ -135,6 +151,8 @@ def ratio_interval(treatment: Sequence[float], control: Sequence[float], confide
     a, b = np.asarray(treatment, dtype=np.float64), np.asarray(control, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2 or b.mean() == 0:
         raise InvalidInputError("need two paired 1-d score arrays (>= 2 values, control mean not 0)")
+    _check_finite(a, "treatment")
+    _check_finite(b, "control")
     ci = bootstrap((a, b), lambda x, y: np.mean(x) / np.mean(y), paired=True, vectorized=False,
                    confidence_level=confidence, n_resamples=n_resamples, method="percentile",
                    random_state=np.random.default_rng(seed)).confidence_interval
@@ -149,11 +167,16 @@ def shared_queries(runs: Mapping[str, Results], qrels: Mapping[str, Mapping[str,
     :class:`QuerySetMismatchError` (naming the counts); with ``"intersect"`` the common queries are
     used.
     """
-    if align not in ALIGN:
-        raise InvalidInputError(f"align must be one of {list(ALIGN)}, got {align!r}")
+    check_choice(align, "align", ALIGN)
+    if not isinstance(runs, Mapping):
+        raise InvalidInputError(f"runs must be a mapping of run name -> results, got "
+                                f"{type(runs).__name__}")
     if not runs:
         raise InvalidInputError("no runs to compare")
-    sets = {name: {q for q in res if qrels.get(q)} for name, res in runs.items()}
+    for name, res in runs.items():
+        check_results(res, f"run {name!r}")
+    judged = check_qrels(qrels)
+    sets = {name: {q for q in res if q in judged} for name, res in runs.items()}
     first = next(iter(sets.values()))
     if any(s != first for s in sets.values()):
         counts = ", ".join(f"{n}: {len(s)}" for n, s in sets.items())
@@ -173,6 +196,13 @@ def compare_runs(runs: Mapping[str, Results], qrels: Mapping[str, Mapping[str, i
                  seed: int = 0) -> dict[str, dict[str, Difference]]:
     """Each run's :class:`Difference` to ``baseline`` (default: the first run) per metric, on the
     queries :func:`shared_queries` returns. The baseline maps to itself (difference 0)."""
+    metrics = check_metrics(metrics)
+    check_choice(test, "test", TESTS)
+    _check_confidence(confidence)
+    check_int(seed, "seed", 0)
+    if not isinstance(runs, Mapping):
+        raise InvalidInputError(f"runs must be a mapping of run name -> results, got "
+                                f"{type(runs).__name__}")
     names = list(runs)
     baseline = names[0] if baseline is None else baseline
     if baseline not in runs:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ragcompare.eval.timing import latency_stats, time_calls
+from ragcompare.storage import atomic_write_text
 from ragcompare.sysinfo import machine_info
 from ragcompare.types import InvalidInputError
 
@@ -43,16 +44,17 @@ class ResultSet:
                            for k, v in self.tables.items()}}
 
     def save(self, directory: str | Path) -> list[Path]:
-        """Write ``<name>.json`` (everything) and one ``<name>_<table>.csv`` per table."""
+        """Write ``<name>.json`` (everything) and one ``<name>_<table>.csv`` per table, each atomically
+        (a failed save leaves the previous file as it was). Everything is encoded before the first
+        file is written."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        paths = [directory / f"{self.name}.json"]
-        paths[0].write_text(json.dumps(self.to_json(), indent=1, default=str))
-        for key, frame in self.tables.items():
-            p = directory / f"{self.name}_{key}.csv"
-            frame.to_csv(p)
-            paths.append(p)
-        return paths
+        files = {directory / f"{self.name}.json": json.dumps(self.to_json(), indent=1, default=str)}
+        files.update({directory / f"{self.name}_{key}.csv": frame.to_csv()
+                      for key, frame in self.tables.items()})
+        for path, text in files.items():
+            atomic_write_text(path, text)
+        return list(files)
 
     @classmethod
     def load(cls, path: str | Path) -> ResultSet:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ragcompare.checks import check_positive_int
 from ragcompare.eval.comparison import paired_difference, shared_queries
 from ragcompare.eval.metrics import evaluate, per_query
 from ragcompare.eval.sts import spearman
@@ -162,8 +163,7 @@ def padded_tokens(lengths: Sequence[int], batch_size: int, sort_by_length: bool)
     """Token slots computed when each batch is padded to its longest member (the cost model)."""
     from ragcompare.rerank.onnx import batch_order
 
-    if batch_size <= 0:
-        raise InvalidInputError(f"batch_size must be positive, got {batch_size}")
+    batch_size = check_positive_int(batch_size, "batch_size")
     lengths = np.asarray(lengths)[batch_order(lengths, sort_by_length)]
     return int(sum(lengths[i:i + batch_size].max() * len(lengths[i:i + batch_size])
                    for i in range(0, len(lengths), batch_size)))
@@ -206,8 +206,7 @@ def replica_scoring(model: str, pairs: Sequence[tuple[str, str]], processes: int
     """
     from ragcompare.models.resolve import load_cross_encoder
 
-    if processes <= 0:
-        raise InvalidInputError(f"processes must be positive, got {processes}")
+    processes = check_positive_int(processes, "processes")
     ce = load_cross_encoder(model, max_length=max_length)
     pool = ce.start_multi_process_pool(["cpu"] * processes)
     try:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from ragcompare.types import InvalidInputError, check_alpha
+from ragcompare.checks import check_alpha
+from ragcompare.types import InvalidInputError
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ragcompare.checks import check_float, check_int, check_positive_int
 from ragcompare.types import InvalidInputError, Results
 
 
@@ -141,8 +142,9 @@ def measure(fn: Callable[[], object], items_per_call: int = 1, repeats: int = 10
     Returns p50/p95/p99/mean ms per call, throughput (items per second over all timed calls),
     and peak RSS / RSS growth in MB while the timed calls ran.
     """
-    if repeats <= 0 or warmup < 0 or items_per_call <= 0:
-        raise InvalidInputError("repeats and items_per_call must be positive, warmup >= 0")
+    repeats = check_positive_int(repeats, "repeats")
+    warmup = check_int(warmup, "warmup", minimum=0)
+    items_per_call = check_float(items_per_call, "items_per_call", positive=True)
     for _ in range(warmup):
         fn()
     mem = PeakMemory()

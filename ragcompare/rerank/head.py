@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from ranx import fuse
 
+from ragcompare.checks import check_alpha
 from ragcompare.retrieval.fusion import hits_to_run, quiet_ranx
-from ragcompare.types import Hit, InvalidInputError, check_alpha
+from ragcompare.types import Hit, InvalidInputError
 
 
 def rerank_head(first: Sequence[Hit], scores: Mapping[str, float], k_retrieve: int, k: int,

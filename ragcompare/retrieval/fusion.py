@@ -9,7 +9,15 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from ranx import Run, fuse
 
-from ragcompare.types import Hit, InvalidInputError, check_k, check_queries
+from ragcompare.checks import (
+    check_choice,
+    check_corpus,
+    check_k,
+    check_positive_int,
+    check_queries,
+    check_same_corpus,
+)
+from ragcompare.types import Hit, InvalidInputError, RagCompareError
 
 
 @contextlib.contextmanager
@@ -38,9 +46,16 @@ def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rr
         raise InvalidInputError("every ranking must cover the same queries")
     names = list(names or [f"run{i}" for i in range(len(rankings))])
     runs = [hits_to_run(r, nm) for r, nm in zip(rankings, names)]
-    with quiet_ranx():
-        fused = fuse(runs=runs, method=method, params=dict(params or {"k": 60}),
-                     norm=None if method == "rrf" else "min-max").to_dict()
+    k = check_positive_int(k, "k")
+    try:
+        with quiet_ranx():
+            fused = fuse(runs=runs, method=method, params=dict(params or {"k": 60}),
+                         norm=None if method == "rrf" else "min-max").to_dict()
+    except (AssertionError, KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        raise InvalidInputError(f"ranx cannot fuse with method {method!r} and params "
+                                f"{dict(params or {})}: {e or type(e).__name__} (methods that "
+                                "learn from judgments, such as probfuse, are not supported here)"
+                                ) from None
     out = []
     for i in range(n):
         row = sorted(((d, s) for d, s in fused.get(f"q{i}", {}).items() if d != "__none__"),
@@ -49,15 +64,39 @@ def fuse_hits(rankings: Sequence[Sequence[list[Hit]]], k: int, method: str = "rr
     return out
 
 
+FUSION_METHODS = ("rrf", "wsum", "sum", "mnz", "max", "min", "med", "anz", "gmnz", "wmnz", "isr",
+                  "log_isr", "logn_isr", "rbc", "bordafuse", "w_bordafuse", "condorcet",
+                  "w_condorcet", "mapfuse", "posfuse", "probfuse", "segfuse", "slidefuse",
+                  "bayesfuse", "mixed")
+"""ranx's fusion methods (those that need training runs, e.g. probfuse, also need ``params``)."""
+
+
 class FusionRetriever:
-    """Run several retrievers and fuse their rankings (reciprocal-rank fusion by default)."""
+    """Run several retrievers and fuse their rankings (reciprocal-rank fusion by default).
+
+    Every retriever must index the same corpus: built over different ones they are refused
+    (:class:`~ragcompare.types.CorpusMismatchError`) at construction, at :meth:`index` and at
+    :meth:`search`.
+    """
 
     def __init__(self, retrievers: Sequence, k_each: int = 100, method: str = "rrf",
                  params: Mapping[str, float] | None = None) -> None:
+        if isinstance(retrievers, (str, Mapping)) or not isinstance(retrievers, Sequence):
+            raise InvalidInputError("retrievers must be a list of retrievers")
         if len(retrievers) < 2:
             raise InvalidInputError("FusionRetriever needs at least two retrievers")
-        self.retrievers, self.k_each, self.method = list(retrievers), k_each, method
-        self.params = dict(params or {"k": 60})
+        for i, r in enumerate(retrievers):
+            if not callable(getattr(r, "search", None)) or not isinstance(getattr(r, "name", None), str):
+                raise InvalidInputError(f"retriever {i} ({type(r).__name__}) has no search() and name")
+        self.retrievers = list(retrievers)
+        self.k_each = check_positive_int(k_each, "k_each")
+        self.method = check_choice(method, "method", FUSION_METHODS)
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidInputError(f"params must be a mapping such as {{'k': 60}}, got {params!r}")
+        self.params = dict(params or {"k": 60}) if method == "rrf" else dict(params or {})
+        if method == "rrf":
+            self.params["k"] = check_positive_int(self.params.get("k", 60), "params['k']")
+        check_same_corpus(self.retrievers, "the fused retrievers")
         self.last_timings: dict[str, float] = {}
         self.name = f"{method}(" + " + ".join(r.name for r in self.retrievers) + ")"
 
@@ -66,8 +105,15 @@ class FusionRetriever:
         """Ids of the corpus the retrievers index."""
         return self.retrievers[0].doc_ids
 
+    @property
+    def corpus_fingerprint(self) -> str | None:
+        """The fingerprint of the shared corpus (the most specific one the retrievers carry)."""
+        fps = [getattr(r, "corpus_fingerprint", None) for r in self.retrievers]
+        return next((f for f in fps if f and not f.startswith("ids:")), None) or fps[0]
+
     def index(self, corpus: Mapping[str, object]) -> FusionRetriever:
         """Index ``corpus`` in every retriever."""
+        check_corpus(corpus)
         for r in self.retrievers:
             r.index(corpus)
         return self
@@ -75,8 +121,11 @@ class FusionRetriever:
     def search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
         """Search with every retriever (top ``k_each``), fuse, keep the top ``k``."""
         queries = check_queries(queries)
+        check_same_corpus(self.retrievers, "the fused retrievers")
         n_docs = len(self.doc_ids)
-        check_k(k, n_docs)
+        if not n_docs:
+            raise RagCompareError("index a corpus before searching")
+        k = check_k(k, n_docs)
         each = max(k, min(self.k_each, n_docs))
         timings: dict[str, float] = {}
         rankings = []

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
+from ragcompare.checks import check_positive_int
 from ragcompare.eval.timing import measure
 from ragcompare.types import InvalidInputError
 
@@ -25,8 +26,7 @@ def precompute_costs(bi_encoder, reranker, texts: Mapping[str, str], query: str,
     timed on ``sample_docs`` documents and scaled to the corpus (the ``how`` column says which
     numbers are measured directly and which are scaled from a measured per-item cost).
     """
-    if sample_docs <= 0:
-        raise InvalidInputError("sample_docs must be positive")
+    sample_docs = check_positive_int(sample_docs, "sample_docs")
     docs = list(texts.values())[:sample_docs]
     n = len(texts)
     k = min(10, n)

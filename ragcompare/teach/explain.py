@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ragcompare.types import InvalidInputError, check_queries
+from ragcompare.checks import check_queries
+from ragcompare.types import InvalidInputError
 
 
 @dataclass

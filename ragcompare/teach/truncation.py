@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ragcompare.types import InvalidInputError, check_queries
+from ragcompare.checks import check_queries
+from ragcompare.types import InvalidInputError
 
 
 def pair_lengths(tokenizer, query: str, documents: Sequence[str]) -> np.ndarray:

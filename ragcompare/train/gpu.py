@@ -19,7 +19,6 @@ the GPU copy, so only these datasets may be fed to it.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,7 +97,7 @@ def build_packs(bundle: str | Path, packs: Sequence[str | Path]) -> list[Path]:
     base = carried_base(bundle)
     built = []
     for p in packs:
-        manifest = json.loads((Path(p) / model_pack.MANIFEST).read_text())
+        manifest = model_pack.read_manifest(p)
         if manifest["base"].get("kind") != "package":
             raise model_pack.PackError(f"{p}: only packs on the base package can be rebuilt here")
         for key, info in manifest["omitted_tensors"].items():

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ragcompare.checks import check_alpha
 from ragcompare.data.pairs import scaled_pairs
 from ragcompare.train.io import dump_xz, load_xz
-from ragcompare.types import InvalidInputError, check_alpha
+from ragcompare.types import InvalidInputError
 
 STS_EVAL_SETS = (("stsb", "test"), ("stsb", "dev"), ("sick", "test"))
 """The pair sets every STS cross-encoder is evaluated on."""
