@@ -4,8 +4,8 @@ The public names are importable from the package itself (``from ragcompare impor
 BiEncoderRetriever, HybridPipeline, evaluate, recommend``); they load lazily, so ``import ragcompare``
 stays cheap. The layers, lowest first (a layer imports only those before it):
 
-``types``/``checks``/``storage``/``settings``/``sysinfo`` → ``data`` → ``models`` → ``retrieval``
-→ ``rerank`` → ``eval`` → ``decide`` / ``train`` / ``teach`` → ``cli``.
+``types``/``checks``/``storage``/``cliutil``/``settings``/``sysinfo`` → ``data`` → ``models``
+→ ``retrieval`` → ``rerank`` → ``eval`` → ``decide`` / ``train`` / ``teach`` → ``cli``.
 """
 
 from __future__ import annotations

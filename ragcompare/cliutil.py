@@ -4,9 +4,10 @@
   every (sub)parser accepts ``--debug``.
 * The ``type=`` validators (:func:`integer`, :func:`positive_int`, :func:`non_negative_int`,
   :func:`number`, :func:`positive_number`, :func:`choice`, :func:`choice_list`, :func:`alpha_list`,
-  :func:`output_file`, :func:`output_dir`) check a value while the command line is parsed, with the
-  checks of :mod:`ragcompare.checks`, so nothing starts with a value that would fail later; an
-  output path is checked writable (:func:`ragcompare.storage.check_writable`) before any work.
+  :func:`output_file`, :func:`output_dir`, :func:`new_file`) check a value while the command line
+  is parsed, with the checks of :mod:`ragcompare.checks`, so nothing starts with a value that would
+  fail later; an output path is checked writable (:func:`ragcompare.storage.check_writable`)
+  before any work.
 * :func:`run_command` parses, runs, and turns whatever ends the run into an exit status and at most
   one line on stderr: a user error (any :class:`~ragcompare.types.RagCompareError`, or a refused
   argument) exits 2, Ctrl-C exits 130, anything unexpected exits 1 with its type and message and a
@@ -145,27 +146,17 @@ alpha_list = _validator("alpha_list", lambda text: [check_alpha(_parse_float(x))
 
 
 # -- paths ------------------------------------------------------------------------------------
-def _writable(text: str, probe: Callable[[str], Path]) -> Path:
+def _writable(text: str, probe: Callable[[Path], Path]) -> str:
     if not text.strip() or "\0" in text:
         raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
     try:
-        return probe(text)
+        return str(probe(Path(text).expanduser()))
     except ArtifactError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _probe_file(text: str) -> Path:
-    return check_writable(text, "output")
-
-
-def output_file(text: str) -> Path:
-    """``type=`` for a file to write: its folder must exist and be writable, checked now (before
-    any work) with :func:`ragcompare.storage.check_writable`."""
-    return _writable(text, _probe_file)
-
-
-def _probe_dir(text: str) -> Path:
-    path = Path(text).expanduser()
+def _probe_dir(path: Path) -> Path:
+    """``path``, a folder to write into (created later if missing), if it can be; nothing is created."""
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"output folder {path} is a file")
     base = path
@@ -180,10 +171,29 @@ def _probe_dir(text: str) -> Path:
     return path
 
 
-def output_dir(text: str) -> Path:
+def _probe_new_file(path: Path) -> Path:
+    if path.is_dir():
+        raise ArtifactError(f"output {path} is a folder; give a file name")
+    _probe_dir(path.parent)
+    return check_writable(path) if path.parent.is_dir() else path
+
+
+def output_file(text: str) -> str:
+    """``type=`` for a file to write: its folder must exist and be writable, checked now (before
+    any work) with :func:`ragcompare.storage.check_writable`."""
+    return _writable(text, check_writable)
+
+
+def output_dir(text: str) -> str:
     """``type=`` for a folder to write into (created later if missing): it must not be a file, and
     it or its nearest existing ancestor must be a writable folder. Nothing is created."""
     return _writable(text, _probe_dir)
+
+
+def new_file(text: str) -> str:
+    """``type=`` for a file to write whose folder is created later if missing (checked like
+    :func:`output_dir`)."""
+    return _writable(text, _probe_new_file)
 
 
 # -- running ----------------------------------------------------------------------------------

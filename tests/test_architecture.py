@@ -15,8 +15,9 @@ PACKAGE = Path(ragcompare.__file__).resolve().parent
 ROOT = PACKAGE.parent
 
 # Lowest first. Modules of layer 0 may import each other; peers of a higher layer may not.
-LAYERS = {"types": 0, "checks": 0, "storage": 0, "settings": 0, "sysinfo": 0, "_lazy": 0, "data": 1,
-          "models": 2, "retrieval": 3, "rerank": 4, "eval": 5, "decide": 6, "train": 6, "teach": 6, "cli": 7}
+LAYERS = {"types": 0, "checks": 0, "storage": 0, "cliutil": 0, "settings": 0, "sysinfo": 0, "_lazy": 0,
+          "data": 1, "models": 2, "retrieval": 3, "rerank": 4, "eval": 5, "decide": 6, "train": 6,
+          "teach": 6, "cli": 7}
 
 
 FACADE = 99  # ``from ragcompare import X``: the public API sits above every layer

