@@ -31,7 +31,7 @@ _COLUMNS = (*_LEGACY, ("digest", "BLOB", 0))
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS emb (model TEXT, key TEXT, dim INTEGER, vec BLOB, "
            "digest BLOB, PRIMARY KEY (model, key))")
 _CHUNK = 500
-_FAILURES = (sqlite3.Error, OSError)
+_FAILURES = (sqlite3.Error, OSError, UnicodeDecodeError)  # a damaged file can hold undecodable names
 
 
 class CacheWarning(RuntimeWarning):
