@@ -186,19 +186,23 @@ def corpus_fingerprint(texts: Mapping[str, str] | Sequence[str]) -> str:
 
 def check_same_corpus(parts: Sequence[object], what: str = "these components") -> None:
     """Refuse components (anything with ``doc_ids`` and ``corpus_fingerprint``) built over
-    different corpora. Components that have indexed nothing yet are skipped."""
-    seen: list[tuple[str, set[str], str | None]] = []
-    for part in parts:
-        ids = list(getattr(part, "doc_ids", None) or [])
-        if not ids:
-            continue
-        seen.append((getattr(part, "name", type(part).__name__), set(ids),
-                     getattr(part, "corpus_fingerprint", None)))
-    for name, ids, fp in seen[1:]:
-        name0, ids0, fp0 = seen[0]
-        same_kind = fp and fp0 and fp.split(":")[0] == fp0.split(":")[0]
-        if ids != ids0 or (same_kind and fp != fp0):
+    different corpora. Components that have indexed nothing yet are skipped.
+
+    Fingerprints of the same kind decide alone (they hash the ids); the doc-id sets are compared
+    only when a fingerprint is missing or the two are of different kinds (ids alone vs ids + texts),
+    so the check stays cheap on every search.
+    """
+    seen = [part for part in parts if getattr(part, "doc_ids", None)]
+    for part in seen[1:]:
+        first = seen[0]
+        fp0, fp = (getattr(p, "corpus_fingerprint", None) for p in (first, part))
+        if fp and fp0 and fp.split(":")[0] == fp0.split(":")[0]:
+            same = fp == fp0
+        else:
+            same = set(first.doc_ids) == set(part.doc_ids)
+        if not same:
+            name0, name = (getattr(p, "name", type(p).__name__) for p in (first, part))
             raise CorpusMismatchError(
-                f"{what} were built over different corpora: {name0} indexed {len(ids0)} documents "
-                f"({fp0 or 'no fingerprint'}), {name} {len(ids)} ({fp or 'no fingerprint'}); index "
-                "them over the same corpus")
+                f"{what} were built over different corpora: {name0} indexed {len(first.doc_ids)} "
+                f"documents ({fp0 or 'no fingerprint'}), {name} {len(part.doc_ids)} "
+                f"({fp or 'no fingerprint'}); index them over the same corpus")

@@ -49,6 +49,32 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
+"""absolute path -> ((size, mtime_ns, inode), sha256) of the files hashed in this process."""
+
+
+def _stat_key(path: Path) -> tuple[str, tuple[int, int, int]]:
+    st = path.stat()
+    return os.path.abspath(path), (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def cached_sha256(path: str | Path) -> str:
+    """sha256 of a file, hashed once per process while its size, mtime and inode stay the same."""
+    where, stat = _stat_key(Path(path))
+    known = _HASHES.get(where)
+    if known is not None and known[0] == stat:
+        return known[1]
+    digest = file_sha256(where)
+    _HASHES[where] = (stat, digest)
+    return digest
+
+
+def remember_sha256(path: str | Path, digest: str) -> None:
+    """Record a file's sha256 (just computed elsewhere) so :func:`cached_sha256` need not re-hash it."""
+    where, stat = _stat_key(Path(path))
+    _HASHES[where] = (stat, digest)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -153,9 +179,10 @@ def read_json_object(path: str | Path, what: str = "file") -> dict[str, Any]:
 
 # -- folders ----------------------------------------------------------------------------------
 def hash_tree(folder: str | Path, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (relative POSIX path -> hex), ``exclude`` names skipped."""
+    """sha256 of every file under ``folder`` (relative POSIX path -> hex), ``exclude`` names skipped
+    (remembered, so verifying the folder later in this process need not hash it again)."""
     root = Path(folder)
-    return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(root.rglob("*"))
+    return {p.relative_to(root).as_posix(): cached_sha256(p) for p in sorted(root.rglob("*"))
             if p.is_file() and p.name not in exclude}
 
 
@@ -166,7 +193,7 @@ def verify_tree(folder: str | Path, expected: Mapping[str, str], what: str = "fo
         path = root / rel
         if not path.is_file():
             raise ArtifactError(f"{what} {root} is incomplete: {rel} is missing")
-        if file_sha256(path) != digest:
+        if cached_sha256(path) != digest:
             raise ArtifactError(f"{what} {root} is corrupt: {rel} does not match its recorded "
                                 "sha256 (changed or damaged since it was written)")
 

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
+from ragcompare import storage
 from ragcompare.models import pack as model_pack
 from ragcompare.models import resolve
 from ragcompare.models.pack import PackError
@@ -40,9 +41,9 @@ GZ = "tokenizer.json.gz"
 @pytest.fixture(autouse=True)
 def _fresh_memo():
     """Every test hashes for itself (a byte flipped within one mtime tick must not hit the memo)."""
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     yield
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +194,7 @@ def test_a_flipped_weight_byte_loads_nothing(packed, cache):
                               "tokenizer_config.json"]),
        where=st.floats(min_value=0.0, max_value=1.0), bit=st.integers(min_value=0, max_value=7))
 def test_any_flipped_bit_of_any_pack_file_is_caught(pristine, tmp_path_factory, which, where, bit):
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     root = tmp_path_factory.mktemp("flip")
     packed = Path(shutil.copytree(pristine, root / "tiny"))
     path = packed / which
@@ -219,7 +220,7 @@ def test_a_sound_pack_materializes_once_and_records_every_file(packed, cache, pr
     assert _built(cache) == [path.name]
     assert resolve.model_hash(path) == resolve.model_hash(str(path))
     before = resolve.model_hash(path)
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     assert resolve.model_hash(path) == before  # from the marker, without hashing again
 
 
@@ -239,7 +240,7 @@ def test_a_damaged_cached_folder_is_rebuilt(packed, cache, damage, caplog):
     path = model_pack.materialize(packed)
     good = {f.name: f.read_bytes() for f in path.iterdir() if f.name != ".complete"}
     CACHE_DAMAGE[damage](path)
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     with caplog.at_level(logging.WARNING, logger="ragcompare.models.pack"):
         assert model_pack.materialize(packed) == path
     assert "rebuilding it" in caplog.text and str(path) in caplog.text
@@ -251,7 +252,7 @@ def test_a_damaged_cached_folder_is_rebuilt(packed, cache, damage, caplog):
 def test_a_damaged_rebuilt_folder_given_directly_is_a_clear_error(packed, cache):
     path = model_pack.materialize(packed)
     _flip(path / "model.safetensors")
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     for load in (lambda: model_pack.materialize(path), lambda: resolve.resolve_model(str(path))):
         with pytest.raises(PackError, match="model.safetensors changed or was damaged"):
             load()
@@ -272,7 +273,7 @@ def test_a_damaged_base_pack_is_caught_through_the_chain(tmp_path, pristine, cac
     assert _manifest(top)["base"] == {"kind": "packed", "name": "tiny", "path": "../tiny"}
     shutil.rmtree(cache)
     _flip(base_pack / model_pack.WEIGHTS)
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     with pytest.raises(PackError, match=f"{base_pack.name}/weights.fp16.safetensors changed"):
         model_pack.materialize(top)
 
@@ -292,7 +293,7 @@ def test_write_card_refreshes_the_manifest_in_one_step(packed, cache):
     path = model_pack.materialize(packed)  # verifies, including the new card
     assert model_pack.read_card(path)["note"] == "re-evaluated"
     model_pack.write_card(path, {"name": "tiny", "note": "again"})  # a rebuilt folder: marker follows
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     assert resolve.marker_problem(path) is None
     assert not [p for p in packed.parent.iterdir() if p.name.startswith(".")]  # no temporary sibling
 
@@ -320,7 +321,7 @@ def test_a_failed_pack_leaves_the_previous_pack_intact(packed, cache, monkeypatc
             model_pack.pack(full, packed, {"name": "new"}, base=base)
     assert {f.name: f.read_bytes() for f in packed.iterdir()} == before
     assert not [p for p in packed.parent.iterdir() if p.name.startswith(".")]
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     assert model_pack.materialize(packed) == full
 
 
@@ -445,7 +446,7 @@ def test_model_hash_covers_the_weights(full_folder, tmp_path):
     (full_folder / "README.md").write_text("docs do not count")
     assert resolve.model_hash(full_folder) == first
     _flip(full_folder / "model.safetensors")
-    resolve._HASHES.clear()
+    storage._HASHES.clear()
     assert resolve.model_hash(full_folder) != first
     empty = tmp_path / "empty"
     empty.mkdir()

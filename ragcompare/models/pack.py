@@ -38,11 +38,9 @@ from safetensors.torch import load_file, save_file
 from ragcompare.models.resolve import (
     COMPLETE,
     SHA256_HEX,
-    cached_sha256,
     check_path,
     marker_problem,
     read_marker,
-    remember_sha256,
     write_marker,
 )
 from ragcompare.settings import cache_dir
@@ -50,8 +48,10 @@ from ragcompare.storage import (
     ArtifactError,
     atomic_directory,
     atomic_write_text,
+    cached_sha256,
     file_sha256,
     read_json_object,
+    remember_sha256,
     to_json,
 )
 from ragcompare.types import InvalidInputError, RagCompareError

@@ -31,7 +31,7 @@ from ragcompare.storage import (
     ArtifactError,
     atomic_directory,
     atomic_write_json,
-    file_sha256,
+    cached_sha256,
     hash_tree,
     read_json_object,
 )
@@ -68,34 +68,8 @@ class ModelNotAvailableError(RagCompareError):
 
 
 # --------------------------------------------------------------------------------------------
-# file hashes (memoised per process) and the marker of folders ragcompare built
+# the marker of folders ragcompare built (file hashes are memoised in ragcompare.storage)
 # --------------------------------------------------------------------------------------------
-
-_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
-"""absolute path -> ((size, mtime_ns, inode), sha256) of the files hashed in this process."""
-
-
-def _stat_key(path: Path) -> tuple[str, tuple[int, int, int]]:
-    st = path.stat()
-    return os.path.abspath(path), (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def cached_sha256(path: str | Path) -> str:
-    """sha256 of a file, hashed once per process while its size, mtime and inode stay the same."""
-    where, stat = _stat_key(Path(path))
-    known = _HASHES.get(where)
-    if known is not None and known[0] == stat:
-        return known[1]
-    digest = file_sha256(where)
-    _HASHES[where] = (stat, digest)
-    return digest
-
-
-def remember_sha256(path: str | Path, digest: str) -> None:
-    """Record a file's sha256 (just computed elsewhere) so :func:`cached_sha256` need not re-hash it."""
-    where, stat = _stat_key(Path(path))
-    _HASHES[where] = (stat, digest)
-
 
 def check_path(value: object, name: str) -> Path:
     """A non-empty ``str`` or path-like argument as a :class:`~pathlib.Path` (``~`` expanded)."""
